@@ -1,0 +1,220 @@
+"""Shared machinery of the torch-backed transformers.
+
+:class:`_BaseLatentTransformer` holds everything DC-SAE and the VAE baselines have in common:
+parameter validation, input reshaping and scaling, device resolution, seeding, building and
+training a private skorch net, and batched, deterministic encoding. Subclasses say how many
+latent heads they need, which skorch net trains them, and what ``transform`` returns.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
+from skorch.dataset import ValidSplit
+
+from ._device import resolve_device
+from ._network import MultiHeadVAE, make_config
+from ._validation import check_image_shape, flatten_images, output_dtype
+
+__all__ = ["_BaseLatentTransformer"]
+
+_INFERENCE_BATCH = 512
+
+
+def _seed_context(seed: int, device: str):
+    """Fork torch's global RNG, seed it, and restore it afterwards (no global side effects)."""
+    devices = []
+    if device.startswith("cuda"):
+        devices = [torch.device(device).index or 0]
+    return torch.random.fork_rng(devices=devices)
+
+
+class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
+    """Base class; not for direct use. See :class:`skdcsae.DCSAETransformer`."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": ["array-like", None],
+        "conv_channels": ["array-like"],
+        "dense_sizes": ["array-like"],
+        "norm": [StrOptions({"batch", "group", "none"})],
+        "scaling": [StrOptions({"auto", "minmax", "standard"}), None],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "device": [str, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # --- hooks for subclasses ------------------------------------------------------------
+    _net_class: type = None
+
+    def _n_heads(self, n_classes: int) -> int:
+        raise NotImplementedError
+
+    def _net_kwargs(self) -> dict:
+        return {}
+
+    # --- input handling --------------------------------------------------------------------
+    def _validate_input(self, X, y=None, *, reset: bool, require_y: bool = False):
+        """Flatten image arrays, run sklearn's checks, and record shapes when ``reset``."""
+        expected = self.image_shape if reset else getattr(self, "image_shape_", None)
+        X, found_shape = flatten_images(X, expected)
+        if require_y or (reset and y is not None):
+            X, y = validate_data(self, X, y, reset=reset, dtype="numeric")
+        else:
+            X = validate_data(self, X, reset=reset, dtype="numeric")
+        if reset:
+            shape = check_image_shape(self.image_shape) or found_shape
+            if shape is not None and math.prod(shape) != X.shape[1]:
+                raise ValueError(
+                    f"image_shape={shape} needs {math.prod(shape)} features per sample but X has "
+                    f"{X.shape[1]}. Pass X as (n, {math.prod(shape)}) or fix image_shape."
+                )
+            self.image_shape_ = shape
+        return X, y
+
+    def _fit_scaling(self, X: np.ndarray) -> None:
+        mode = self.scaling
+        if mode == "auto":
+            mode = "minmax" if self.image_shape_ is not None else "standard"
+        Xf = X.astype(np.float64, copy=False)
+        self.input_range_ = (float(Xf.min()), float(Xf.max()))
+        if mode == "minmax":
+            offset = np.float32(self.input_range_[0])
+            scale = np.float32(self.input_range_[1] - self.input_range_[0])
+        elif mode == "standard":
+            offset = Xf.mean(axis=0).astype(np.float32)
+            scale = Xf.std(axis=0).astype(np.float32)
+        else:
+            offset, scale = np.float32(0.0), np.float32(1.0)
+        scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
+        self.input_offset_ = np.asarray(offset, dtype=np.float32)
+        self.input_scale_ = scale
+        self.scaling_ = mode
+
+    def _module_input_shape(self) -> tuple[int, ...]:
+        return self.image_shape_ if self.image_shape_ is not None else (self.n_features_in_,)
+
+    def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
+        """Scale a 2-d batch and reshape it to what the module takes (float32, on the CPU)."""
+        Xs = (np.asarray(X, dtype=np.float32) - self.input_offset_) / self.input_scale_
+        return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *self._module_input_shape())
+
+    # --- training ---------------------------------------------------------------------------
+    def _make_callbacks(self) -> list:
+        net_class = self._net_class
+        callbacks = []
+        for name in net_class.term_names:
+            callbacks.append((f"train_{name}", PassthroughScoring(f"train_{name}", on_train=True)))
+            if self.early_stopping:
+                callbacks.append((f"valid_{name}", PassthroughScoring(f"valid_{name}")))
+        if self.early_stopping:
+            callbacks.append(
+                (
+                    "early_stopping",
+                    EarlyStopping(
+                        monitor="valid_loss", patience=self.n_iter_no_change, load_best=True
+                    ),
+                )
+            )
+        if self.verbose:
+            callbacks.append(("progress", ProgressBar()))
+        for i, cb in enumerate(self.callbacks or []):
+            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
+        return callbacks
+
+    def _train(self, X: np.ndarray, y_index: np.ndarray | None, n_heads: int):
+        """Build the module and the skorch net, train, and keep the net as ``net_``."""
+        device = resolve_device(self.device)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self._seed = seed
+        config = make_config(
+            input_shape=self._module_input_shape(),
+            conv_channels=tuple(self.conv_channels),
+            dense_sizes=tuple(self.dense_sizes),
+            latent_dim=self.n_components,
+            n_heads=n_heads,
+            norm=self.norm,
+        )
+        X_t = self._to_tensor(X)
+        y_t = None if y_index is None else torch.as_tensor(y_index, dtype=torch.long)
+        if self.early_stopping:
+            stratified = y_index is not None
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=stratified, random_state=seed
+            )
+        else:
+            train_split = None
+        with _seed_context(seed, device):
+            torch.manual_seed(seed)
+            net = self._net_class(
+                module=MultiHeadVAE,
+                module__config=config,
+                optimizer=torch.optim.Adam,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=train_split,
+                iterator_train__shuffle=True,
+                iterator_train__generator=torch.Generator().manual_seed(seed),
+                callbacks=self._make_callbacks(),
+                device=device,
+                verbose=int(bool(self.verbose)),
+                **self._net_kwargs(),
+            )
+            net.fit(X_t, y_t)
+        net.module_.eval()
+        self.net_ = net
+        self.device_ = device
+        self.n_iter_ = len(net.history)
+        return self
+
+    # --- encoding ---------------------------------------------------------------------------
+    def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Means and log-variances of every head, ``(n, n_heads, d)`` each, in batches."""
+        module = self.net_.module_
+        module.eval()
+        device = self.net_.device
+        mus, logvars = [], []
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], _INFERENCE_BATCH):
+                batch = self._to_tensor(X[start : start + _INFERENCE_BATCH]).to(device)
+                mu, logvar = module(batch)
+                mus.append(mu.cpu().numpy())
+                logvars.append(logvar.cpu().numpy())
+        return np.concatenate(mus), np.concatenate(logvars)
+
+    def _validate_transform_input(self, X):
+        check_is_fitted(self, "net_")
+        dtype = output_dtype(X)
+        X, _ = self._validate_input(X, reset=False)
+        return X, dtype
+
+    @property
+    def history_(self):
+        """Per-epoch training history (a :class:`skorch.history.History`): losses and terms."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.non_deterministic = False
+        return tags
+
+
+fit_context = _fit_context  # sklearn's parameter-validation decorator, for subclasses' ``fit``
