@@ -204,6 +204,13 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
         X, _ = self._validate_input(X, reset=False)
         return X, dtype
 
+    def __setstate__(self, state):
+        # skorch maps a net saved on a GPU to the CPU when CUDA is missing; follow it.
+        super().__setstate__(state)
+        net = state.get("net_")
+        if net is not None:
+            self.device_ = str(net.device)
+
     @property
     def history_(self):
         """Per-epoch training history (a :class:`skorch.history.History`): losses and terms."""

@@ -59,7 +59,12 @@ class DCSAETransformer(_BaseLatentTransformer):
         encoder is used instead of the conv encoder.
     conv_channels : tuple of int, default=(128, 64, 32, 16)
         Channels of the conv blocks (3x3 conv, norm, LeakyReLU 0.1, 2x2 max-pool). The default
-        is the authors' architecture; ``(32, 16)`` is a much lighter net.
+        is the authors' architecture. For 28x28 images its four max-pools shrink the map to
+        1x1 before the dense layers; ``conv_channels=(32, 16), dense_sizes=(256,)`` keeps a
+        7x7 map, trains about 5x faster on a CPU and scored higher on PneumoniaMNIST in our
+        runs (50 donor images per class, recipient = rest of the train split: 0.89-0.92
+        accuracy over 3 seeds at batch sizes 8-32, against 0.63-0.79 for the authors' net at
+        batch size 32 and 0.86 at batch size 8).
     dense_sizes : tuple of int, default=(2048, 1000, 250)
         Widths of the dense layers between the conv blocks (or the input, for tabular data)
         and the latent heads. The decoder mirrors them.
@@ -76,8 +81,9 @@ class DCSAETransformer(_BaseLatentTransformer):
         larger step.)
     max_epochs : int, default=50
         Training epochs (the paper's PneumoniaMNIST setting).
-    batch_size : int, default=32
-        Mini-batch size.
+    batch_size : int, default=16
+        Mini-batch size. (The paper trains with batch size 1, which is slow; on balanced
+        PneumoniaMNIST with 50 donor images per class, 16 scored better than 32 in our runs.)
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (stratified, seeded) and stop when the
         validation loss has not improved for ``n_iter_no_change`` epochs, restoring the best
@@ -170,7 +176,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
-        batch_size=32,
+        batch_size=16,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,

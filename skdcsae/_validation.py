@@ -46,7 +46,7 @@ def flatten_images(X, image_shape):
             f"X has image shape {found} (C, H, W) but image_shape={expected} was given. "
             "Pass images of that shape, or set image_shape to match the images."
         )
-    return np.asarray(X).reshape(X.shape[0], -1), found
+    return np.asarray(X).reshape(X.shape[0], int(np.prod(found))), found
 
 
 def output_dtype(X) -> np.dtype:

@@ -240,6 +240,23 @@ def test_pipeline_gridsearch_clone_and_pickle(digits_binary):
     )
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="simulates a CPU-only machine")
+def test_model_saved_on_gpu_loads_on_cpu_only_machine(digits_binary):
+    X, y = digits_binary
+    est = _fast().fit(X, y)
+    expected = est.transform(X)
+    # What a GPU-trained estimator looks like when pickled: skorch records device="cuda".
+    est.net_.device = "cuda"
+    est.device_ = "cuda"
+    buf = io.BytesIO()
+    joblib.dump(est, buf)
+    buf.seek(0)
+    with pytest.warns(UserWarning, match="(?i)cuda"):
+        loaded = joblib.load(buf)
+    assert loaded.device_ == "cpu" and str(loaded.net_.device) == "cpu"
+    np.testing.assert_allclose(loaded.transform(X), expected, rtol=1e-6)
+
+
 def test_gridsearch_parallel(digits_binary):
     X, y = digits_binary
     pipe = Pipeline([("dcsae", _fast(max_epochs=2)), ("svc", SVC())])
