@@ -102,10 +102,10 @@ def _read_dicom(path: Path, Image, dicom):
         pixels = _to_uint8(arr)
         if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1":
             pixels = 255 - pixels  # MONOCHROME1: low values are bright
-        return Image.fromarray(pixels, mode="L")
+        return Image.fromarray(pixels)
     # Colour: pydicom returns RGB (YBR is converted); scale deeper data to 8 bits.
     pixels = arr if arr.dtype == np.uint8 else _to_uint8(arr)
-    return Image.fromarray(np.ascontiguousarray(pixels), mode="RGB")
+    return Image.fromarray(np.ascontiguousarray(pixels))
 
 
 def _read_pil(path: Path, Image, ImageOps):
@@ -115,7 +115,7 @@ def _read_pil(path: Path, Image, ImageOps):
         if img.mode in ("I", "F") or img.mode.startswith("I;16"):
             # 16-bit / 32-bit images (common for medical PNG/TIFF): Pillow's convert("L")
             # would clip at 255, so normalise the full range instead.
-            return Image.fromarray(_to_uint8(np.asarray(img)), mode="L")
+            return Image.fromarray(_to_uint8(np.asarray(img)))
         return img.copy()
 
 
