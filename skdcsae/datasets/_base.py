@@ -1,0 +1,119 @@
+"""Data-home helpers and checksum-verified downloads, shared by the dataset loaders."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+__all__ = ["file_md5", "get_data_home"]
+
+logger = logging.getLogger("skdcsae.datasets")
+
+#: Environment variable that overrides the default data home.
+DATA_HOME_ENV = "SKDCSAE_DATA"
+
+_CHUNK = 1 << 20
+_DOWNLOAD_TIMEOUT = 60  # seconds without data before a download is abandoned
+
+
+def get_data_home(data_home=None) -> str:
+    """Return the folder where skdcsae keeps downloaded datasets, creating it if needed.
+
+    The folder is, in order of precedence:
+
+    1. ``data_home``, when given;
+    2. the environment variable ``SKDCSAE_DATA``;
+    3. ``skdcsae`` inside scikit-learn's data home, i.e. ``~/scikit_learn_data/skdcsae``
+       (or ``$SCIKIT_LEARN_DATA/skdcsae`` when that variable is set).
+
+    A leading ``~`` is expanded to the user's home folder.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        The folder to use. ``None`` picks the default described above.
+
+    Returns
+    -------
+    data_home : str
+        Absolute path of the data home. It exists when the function returns.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from skdcsae.datasets import get_data_home
+    >>> home = tempfile.mkdtemp()
+    >>> get_data_home(os.path.join(home, "skdcsae_data")) == os.path.join(home, "skdcsae_data")
+    True
+    """
+    if data_home is None:
+        data_home = os.environ.get(DATA_HOME_ENV)
+    if data_home is None:
+        from sklearn.datasets import get_data_home as sklearn_data_home
+
+        data_home = os.path.join(sklearn_data_home(), "skdcsae")
+    path = Path(os.path.expanduser(os.fspath(data_home))).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def file_md5(path) -> str:
+    """MD5 hex digest of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_verified(url: str, destination: Path, md5: str) -> Path:
+    """Download ``url`` to ``destination``; only a file with the expected MD5 lands there.
+
+    The data is streamed to a temporary file in the destination folder, its MD5 computed on
+    the fly, and the temporary file renamed into place (an atomic ``os.replace``) only when
+    the checksum matches. On any failure the temporary file is removed and ``OSError`` is
+    raised with the URL and where to put the file by hand.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    by_hand = (
+        f"Download it yourself from {url} and save it as {destination} "
+        f"(its MD5 must be {md5}), then call the function again."
+    )
+    logger.info("Downloading %s to %s", url, destination)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+    )
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.md5(usedforsecurity=False)
+        try:
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response,
+            ):
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+        except urllib.error.HTTPError as exc:
+            raise OSError(
+                f"Could not download {url}: HTTP {exc.code} {exc.reason}. {by_hand}"
+            ) from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise OSError(f"Could not download {url}: {reason}. {by_hand}") from exc
+        found = digest.hexdigest()
+        if found != md5:
+            raise OSError(
+                f"The file downloaded from {url} has MD5 {found}, not the published {md5}; "
+                f"it was discarded (the download was corrupted or the source changed). {by_hand}"
+            )
+        os.replace(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return destination

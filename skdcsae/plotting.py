@@ -1,0 +1,591 @@
+"""Plots of latent spaces, reconstructions and accuracy curves.
+
+matplotlib is an optional dependency, imported only when a function is called:
+``pip install skdcsae[plots]``. Every function returns the matplotlib
+:class:`~matplotlib.figure.Figure` and saves it when given ``path``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = [
+    "plot_accuracy_curves",
+    "plot_latent_comparison",
+    "plot_latent_space",
+    "plot_reconstructions",
+]
+
+_INSTALL_HINT = "pip install skdcsae[plots]"
+_PANEL_SIZE = (4.2, 3.8)
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(f"skdcsae.plotting needs matplotlib: {_INSTALL_HINT}") from exc
+    return plt
+
+
+def _save(fig, path):
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=150, bbox_inches="tight")
+    return fig
+
+
+def _axes_for(ax, n_panels: int, *, figsize=None):
+    """``n_panels`` Axes in one row: new ones, or the user's (one Axes or a sequence)."""
+    if ax is None:
+        plt = _pyplot()
+        width, height = figsize or (_PANEL_SIZE[0] * n_panels, _PANEL_SIZE[1])
+        fig, axes = plt.subplots(
+            1, n_panels, figsize=(width, height), squeeze=False, layout="constrained"
+        )
+        return fig, list(axes[0])
+    axes = list(np.ravel(np.asarray(ax, dtype=object)))
+    if len(axes) != n_panels:
+        raise ValueError(
+            f"This plot has {n_panels} panel(s) but {len(axes)} Axes were given; pass "
+            f"{n_panels} Axes (or ax=None to create a figure)."
+        )
+    return axes[0].figure, axes
+
+
+def _label_namer(class_names):
+    """A function label -> display name, from a dict or a sequence indexed by label."""
+    if class_names is None:
+        return str
+    if isinstance(class_names, Mapping):
+        return lambda label: str(class_names.get(label, label))
+    names = list(class_names)
+
+    def name(label):
+        if isinstance(label, (Integral, np.integer)) and 0 <= int(label) < len(names):
+            return str(names[int(label)])
+        raise ValueError(
+            f"class_names given as a sequence names integer labels 0..{len(names) - 1} "
+            f"(like a Bunch's target_names); got label {label!r}. Pass a dict instead."
+        )
+
+    return name
+
+
+def _to_2d(block: np.ndarray, rng_seed: int = 0):
+    """Coordinates to draw for one block of latent features, and the axis labels."""
+    d = block.shape[1]
+    if d == 2:
+        return block, ("z0", "z1")
+    if d == 1:  # a strip plot: the value against a little seeded jitter
+        jitter = np.random.default_rng(rng_seed).uniform(-0.4, 0.4, len(block))
+        return np.column_stack([block[:, 0], jitter]), ("z0", "jitter")
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, random_state=0).fit(block)
+    ratio = pca.explained_variance_ratio_
+    return pca.transform(block), (f"PC1 ({ratio[0]:.0%} var.)", f"PC2 ({ratio[1]:.0%} var.)")
+
+
+def _latent_panels(transformer, X, heads, namer, name=None):
+    """One panel per latent head (multi-head skdcsae models) or one for the whole output."""
+    Z = np.asarray(transformer.transform(X))
+    if Z.ndim != 2:
+        raise ValueError(f"transform(X) must return a 2-d array; got shape {Z.shape}.")
+    config = getattr(getattr(getattr(transformer, "net_", None), "module_", None), "config", None)
+    name = name or type(transformer).__name__
+    blocks = [(Z, name)]
+    if (
+        isinstance(config, Mapping)
+        and getattr(transformer, "feature_mode", "means") == "means"
+        and Z.shape[1] == config["n_heads"] * config["latent_dim"]
+        and config["n_heads"] > 1
+    ):
+        k, d = config["n_heads"], config["latent_dim"]
+        classes = getattr(transformer, "classes_", None)
+        per_head = Z.reshape(len(Z), k, d)
+        blocks = []
+        for h in range(k):
+            owner = (
+                f" (class {namer(classes[h])})" if classes is not None and len(classes) == k else ""
+            )
+            blocks.append((per_head[:, h], f"{name}: head {h}{owner}"))
+    if heads != "all":
+        if len(blocks) == 1:
+            raise ValueError(f"heads={heads!r} needs a multi-head model; {name} has one output.")
+        chosen = [heads] if isinstance(heads, Integral) else list(heads)
+        bad = [h for h in chosen if not isinstance(h, Integral) or not 0 <= h < len(blocks)]
+        if bad or not chosen:
+            raise ValueError(
+                f"heads must be 'all' or indices in 0..{len(blocks) - 1}; got {heads!r}."
+            )
+        blocks = [blocks[h] for h in chosen]
+    panels = [(*_to_2d(block), title) for block, title in blocks]
+    if len(blocks) == 1 and Z.shape[1] == 2 and hasattr(transformer, "get_feature_names_out"):
+        try:  # e.g. PCA's "pca0", "pca1"
+            names = tuple(str(f) for f in transformer.get_feature_names_out())
+        except Exception:  # not every transformer can name its features
+            names = ()
+        if len(names) == 2:
+            panels = [(panels[0][0], names, panels[0][2])]
+    return panels
+
+
+def _draw_panel(ax, coords, axis_labels, title, y, namer, *, s, alpha, legend):
+    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+    if y is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=s, alpha=alpha, lw=0, color="C0")
+    else:
+        for i, label in enumerate(np.unique(y)):
+            mask = y == label
+            ax.scatter(
+                coords[mask, 0],
+                coords[mask, 1],
+                s=s,
+                alpha=alpha,
+                lw=0,
+                color=f"C{i % 10}",
+                label=f"{namer(label)} (n={int(mask.sum())})",
+            )
+        if legend:
+            ax.legend(loc="best", fontsize="small", markerscale=1.5, framealpha=0.8)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(title, fontsize="medium")
+
+
+def _check_y(y, n):
+    if y is None:
+        return None
+    y = np.asarray(y).ravel()
+    if len(y) != n:
+        raise ValueError(f"y has {len(y)} labels but X has {n} samples.")
+    return y
+
+
+def plot_latent_space(
+    transformer,
+    X,
+    y=None,
+    *,
+    heads="all",
+    class_names=None,
+    ax=None,
+    title=None,
+    s=14,
+    alpha=0.7,
+    path=None,
+):
+    """Scatter plot of the latent features of ``X``, coloured by class.
+
+    For a fitted multi-head skdcsae model such as :class:`~skdcsae.DCSAETransformer` (with
+    ``feature_mode="means"``) each latent head gets its own panel showing that head's plane,
+    as in Figure 2 of Padhye et al. (2023): the true-class head spreads the images of its
+    class away from the origin while the images of the other classes are pulled to it. For
+    any other transformer the output of ``transform`` is drawn in one panel. A 2-d latent is
+    drawn as is; a 1-d one as a strip plot; more dimensions are projected on their first two
+    principal components.
+
+    Parameters
+    ----------
+    transformer : fitted estimator with ``transform``
+        For example a :class:`~skdcsae.DCSAETransformer` or a scikit-learn ``PCA``.
+    X : array-like
+        Images or features, passed to ``transformer.transform`` unchanged.
+    y : array-like of shape (n_samples,), default=None
+        Class labels to colour the points by; ``None`` draws them in one colour.
+    heads : "all", int or sequence of int, default="all"
+        Which heads of a multi-head model to draw.
+    class_names : dict or sequence of str, default=None
+        Display names of the labels: a dict ``{label: name}``, or a sequence indexed by
+        integer label (such as a dataset Bunch's ``target_names``).
+    ax : matplotlib Axes or sequence of Axes, default=None
+        Where to draw, one Axes per panel. ``None`` creates a figure.
+    title : str, default=None
+        Figure title.
+    s : float, default=14
+        Marker size.
+    alpha : float, default=0.7
+        Marker opacity.
+    path : str or path-like, default=None
+        If given, save the figure there (PNG unless the extension says otherwise).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure drawn on.
+
+    See Also
+    --------
+    plot_latent_comparison : The latent spaces of several models side by side.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdcsae import DCSAETransformer
+    >>> from skdcsae.plotting import plot_latent_space
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
+    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    >>> fig = plot_latent_space(dcsae, X, y, class_names=["zero", "one"])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['DCSAETransformer: head 0 (class zero)', 'DCSAETransformer: head 1 (class one)']
+    """
+    namer = _label_namer(class_names)
+    panels = _latent_panels(transformer, X, heads, namer)
+    y = _check_y(y, len(panels[0][0]))
+    fig, axes = _axes_for(ax, len(panels))
+    for i, (axis, (coords, labels, panel_title)) in enumerate(zip(axes, panels, strict=True)):
+        _draw_panel(axis, coords, labels, panel_title, y, namer, s=s, alpha=alpha, legend=i == 0)
+    if title is not None:
+        if len(axes) == 1:
+            axes[0].set_title(title)
+        else:
+            fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_latent_comparison(
+    transformers,
+    X,
+    y=None,
+    *,
+    heads="all",
+    class_names=None,
+    ax=None,
+    title=None,
+    s=14,
+    alpha=0.7,
+    path=None,
+):
+    """The latent spaces of several fitted models side by side (e.g. DC-SAE beside a VAE).
+
+    Each model gets the panels :func:`plot_latent_space` would draw for it (one per head for
+    a multi-head skdcsae model, one otherwise), all in one row.
+
+    Parameters
+    ----------
+    transformers : dict of str to fitted estimator
+        Display name -> fitted transformer, drawn in this order.
+    X : array-like
+        Passed unchanged to every ``transform``.
+    y : array-like of shape (n_samples,), default=None
+        Class labels to colour the points by.
+    heads : "all", int or sequence of int, default="all"
+        Heads to draw for multi-head models (ignored for single-output models).
+    class_names : dict or sequence of str, default=None
+        Display names of the labels (see :func:`plot_latent_space`).
+    ax : sequence of matplotlib Axes, default=None
+        One Axes per panel; ``None`` creates a figure.
+    title : str, default=None
+        Figure title.
+    s : float, default=14
+        Marker size.
+    alpha : float, default=0.7
+        Marker opacity.
+    path : str or path-like, default=None
+        If given, save the figure there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure drawn on.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.decomposition import PCA
+    >>> from skdcsae import DCSAETransformer
+    >>> from skdcsae.plotting import plot_latent_comparison
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
+    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    >>> fig = plot_latent_comparison({"DC-SAE": dcsae, "PCA": PCA(2).fit(X)}, X, y)
+    >>> len(fig.axes)
+    3
+    """
+    if not isinstance(transformers, Mapping) or not transformers:
+        raise ValueError("transformers must be a non-empty dict {name: fitted transformer}.")
+    namer = _label_namer(class_names)
+    panels = []
+    for name, transformer in transformers.items():
+        chosen = heads
+        if heads != "all":
+            config = getattr(
+                getattr(getattr(transformer, "net_", None), "module_", None), "config", None
+            )
+            if not isinstance(config, Mapping) or config.get("n_heads", 1) < 2:
+                chosen = "all"
+        panels += _latent_panels(transformer, X, chosen, namer, name=str(name))
+    y = _check_y(y, len(panels[0][0]))
+    fig, axes = _axes_for(ax, len(panels))
+    for i, (axis, (coords, labels, panel_title)) in enumerate(zip(axes, panels, strict=True)):
+        _draw_panel(axis, coords, labels, panel_title, y, namer, s=s, alpha=alpha, legend=i == 0)
+    if title is not None:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _image_for_display(flat, shape, lo, hi):
+    """(C, H, W) pixels as something imshow draws, scaled to [0, 1]."""
+    image = flat.reshape(shape).astype(np.float64)
+    image = np.clip((image - lo) / (hi - lo) if hi > lo else image * 0, 0, 1)
+    return image.transpose(1, 2, 0) if shape[0] == 3 else image[0]
+
+
+def plot_reconstructions(
+    transformer, X, y=None, *, n=8, head=None, class_names=None, title=None, path=None
+):
+    """Originals above their reconstructions from the latent means.
+
+    The images are encoded with the fitted network of a skdcsae transformer, the mean of a
+    latent head is decoded, and the result is shown in the images' own pixel range. With
+    ``y`` each image is decoded from the head of its true class (what the DC-SAE learns to
+    reconstruct); without it, one row per head is drawn, which shows how each head encodes
+    images of the other classes.
+
+    Parameters
+    ----------
+    transformer : fitted skdcsae transformer
+        An image model such as :class:`~skdcsae.DCSAETransformer` (fitted with an image
+        shape): its ``net_.module_`` must have ``encoder`` and ``decode``.
+    X : array-like
+        Images in a layout the transformer accepts; the first ``n`` are drawn.
+    y : array-like of shape (n_samples,), default=None
+        True labels (values of ``transformer.classes_``), to decode from the true head and
+        to name the columns.
+    n : int, default=8
+        Number of images.
+    head : int, "true" or "all", default=None
+        Which head(s) to decode: a head index, ``"true"`` (needs ``y``) or ``"all"``.
+        ``None`` means ``"true"`` when ``y`` is given and ``"all"`` otherwise.
+    class_names : dict or sequence of str, default=None
+        Display names of the labels (see :func:`plot_latent_space`).
+    title : str, default=None
+        Figure title.
+    path : str or path-like, default=None
+        If given, save the figure there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure drawn on.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdcsae import DCSAETransformer
+    >>> from skdcsae.plotting import plot_reconstructions
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
+    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    >>> fig = plot_reconstructions(dcsae, X, y, n=4)
+    >>> len(fig.axes)  # 2 rows of 4
+    8
+    """
+    import torch
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(transformer, "net_")
+    module = getattr(transformer.net_, "module_", None)
+    if not (hasattr(module, "encoder") and hasattr(module, "decode")):
+        raise TypeError(
+            f"plot_reconstructions needs a skdcsae model whose net_.module_ has `encoder` and "
+            f"`decode`; {type(transformer).__name__} has none."
+        )
+    shape = getattr(transformer, "image_shape_", None)
+    if shape is None:
+        raise ValueError("plot_reconstructions needs an image model (fitted with an image shape).")
+    if not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive int; got {n!r}.")
+    X = np.asarray(X)[:n]
+    flat = X.reshape(len(X), -1)
+    if flat.shape[1] != transformer.n_features_in_:
+        raise ValueError(
+            f"X has {flat.shape[1]} features per image; the model was fitted on "
+            f"{transformer.n_features_in_} (image shape {shape})."
+        )
+    m = len(flat)
+    y = _check_y(None if y is None else np.asarray(y).ravel()[:n], m)
+    n_heads = module.config["n_heads"]
+    if head is None:
+        head = "true" if y is not None and n_heads > 1 else "all"
+    if head == "true":
+        if y is None:
+            raise ValueError("head='true' needs y, the true labels.")
+        classes = transformer.classes_
+        unknown = np.setdiff1d(y, classes)
+        if unknown.size:
+            raise ValueError(f"y has labels {unknown.tolist()} not in classes_ {classes.tolist()}.")
+        rows = [("true head", np.searchsorted(classes, y))]
+    elif head == "all":
+        rows = [(f"head {h}", np.full(m, h)) for h in range(n_heads)]
+    elif isinstance(head, Integral) and 0 <= head < n_heads:
+        rows = [(f"head {head}", np.full(m, head))]
+    else:
+        raise ValueError(
+            f"head must be None, 'true', 'all' or an int in 0..{n_heads - 1}; got {head!r}."
+        )
+
+    device = transformer.net_.device
+    module.eval()
+    with torch.inference_mode():
+        mus, _ = module.encoder(transformer._to_tensor(flat).to(device))
+        picked = torch.arange(m, device=mus.device)
+        decoded = [
+            module.decode(mus[picked, torch.as_tensor(idx, device=mus.device)])
+            .reshape(m, -1)
+            .cpu()
+            .numpy()
+            .astype(np.float64)
+            for _, idx in rows
+        ]
+    scale = np.asarray(transformer.input_scale_, dtype=np.float64)
+    offset = np.asarray(transformer.input_offset_, dtype=np.float64)
+    lo, hi = transformer.input_range_
+    if transformer.scaling_ == "standard":  # per-feature scaling: show in the fit data's range
+        lo, hi = float(np.min(flat)), float(np.max(flat))
+
+    namer = _label_namer(class_names)
+    plt = _pyplot()
+    fig, axes = plt.subplots(
+        1 + len(rows),
+        m,
+        figsize=(1.3 * m + 0.8, 1.35 * (1 + len(rows))),
+        squeeze=False,
+        layout="constrained",
+    )
+    cmap = "gray" if shape[0] == 1 else None
+    for j in range(m):
+        originals = [flat[j].astype(np.float64)] + [d[j] * scale + offset for d in decoded]
+        for i, pixels in enumerate(originals):
+            axis = axes[i, j]
+            axis.imshow(_image_for_display(pixels, shape, lo, hi), cmap=cmap, vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if j == 0:
+                axis.set_ylabel("original" if i == 0 else rows[i - 1][0], fontsize="small")
+        if y is not None:
+            axes[0, j].set_title(namer(y[j]), fontsize="small")
+    if title is not None:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _summarize(results):
+    """``{method: (sizes, means, sems, n_seeds)}`` from ``{method: {n: [accuracies]}}``."""
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError(
+            "results must be a non-empty dict {method: {donor_size: [accuracy per seed]}}."
+        )
+    summary = {}
+    for method, by_size in results.items():
+        if not isinstance(by_size, Mapping) or not by_size:
+            raise ValueError(
+                f"results[{method!r}] must be a non-empty dict {{donor_size: [accuracies]}}."
+            )
+        sizes, means, sems, counts = [], [], [], []
+        for size in sorted(by_size):
+            values = np.atleast_1d(np.asarray(by_size[size], dtype=np.float64))
+            if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+                raise ValueError(
+                    f"results[{method!r}][{size!r}] must be one or more finite numbers; "
+                    f"got {by_size[size]!r}."
+                )
+            sizes.append(size)
+            means.append(values.mean())
+            sems.append(values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0)
+            counts.append(values.size)
+        summary[method] = tuple(np.asarray(v) for v in (sizes, means, sems, counts))
+    return summary
+
+
+def plot_accuracy_curves(
+    results,
+    *,
+    ax=None,
+    title=None,
+    xlabel="Donor images per class",
+    ylabel="Accuracy",
+    chance=None,
+    path=None,
+):
+    """Accuracy against donor size, mean and standard error over seeds (the paper's Fig. 3).
+
+    Parameters
+    ----------
+    results : dict
+        ``{method: {donor_size: [accuracy of each seed]}}``, e.g.
+        ``{"DC-SAE": {10: [0.82, 0.91], 180: [0.95, 0.94]}, "VAE + SVC": {...}}``. A single
+        number instead of a list counts as one seed. Methods are drawn in dict order. To
+        build it from rows (dicts with ``method``, ``n``, ``accuracy``)::
+
+            results = {}
+            for row in rows:
+                results.setdefault(row["method"], {}).setdefault(row["n"], []).append(
+                    row["accuracy"])
+    ax : matplotlib Axes, default=None
+        Where to draw; ``None`` creates a figure.
+    title : str, default=None
+        Axes title.
+    xlabel, ylabel : str
+        Axis labels.
+    chance : float, default=None
+        If given, a dashed horizontal line at this accuracy (e.g. 0.5 for balanced binary).
+    path : str or path-like, default=None
+        If given, save the figure there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure drawn on.
+
+    Notes
+    -----
+    Error bars are the standard error of the mean, ``std(ddof=1) / sqrt(n_seeds)``; a size
+    with a single seed has no error bar.
+
+    Examples
+    --------
+    >>> from skdcsae.plotting import plot_accuracy_curves
+    >>> results = {
+    ...     "DC-SAE": {10: [0.82, 0.88, 0.91, 0.85], 180: [0.95, 0.94, 0.95, 0.94]},
+    ...     "VAE + SVC": {10: [0.52, 0.49, 0.55, 0.50], 180: [0.55, 0.51, 0.50, 0.52]},
+    ... }
+    >>> fig = plot_accuracy_curves(results, chance=0.5)
+    >>> [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    ['DC-SAE', 'VAE + SVC', 'chance']
+    """
+    summary = _summarize(results)
+    if chance is not None and not isinstance(chance, Real):
+        raise ValueError(f"chance must be a number or None; got {chance!r}.")
+    fig, (axis,) = _axes_for(ax, 1, figsize=(6.0, 4.2))
+    all_sizes, handles = set(), []
+    for i, (method, (sizes, means, sems, _)) in enumerate(summary.items()):
+        handle = axis.errorbar(
+            sizes,
+            means,
+            yerr=sems,
+            marker="o",
+            ms=4,
+            capsize=3,
+            lw=1.5,
+            color=f"C{i % 10}",
+            label=str(method),
+        )
+        handles.append(handle)
+        all_sizes.update(sizes.tolist())
+    if chance is not None:
+        handles.append(axis.axhline(chance, color="0.5", ls="--", lw=1, label="chance"))
+    axis.set_xticks(sorted(all_sizes))
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend(handles=handles, loc="best", fontsize="small")
+    if title is not None:
+        axis.set_title(title)
+    return _save(fig, path)
