@@ -2,15 +2,19 @@
 
 A Donor with a few labelled images trains a :class:`DCSAETransformer` and ships a donor kit
 (encoder weights and latent features, never images); a Recipient labels its own images with it.
-The paper's standard-VAE baseline is here too: :class:`VAETransformer`.
+The baselines of the paper are here too: :class:`VAETransformer` (standard VAE) and
+:class:`AnomalyVAETransformer` / :class:`AnomalyVAEClassifier` (anomaly-detection VAE).
 """
 
+from ._anomaly import AnomalyVAEClassifier, AnomalyVAETransformer
 from ._dcsae import DCSAETransformer
 from ._vae import VAETransformer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AnomalyVAEClassifier",
+    "AnomalyVAETransformer",
     "DCSAETransformer",
     "VAETransformer",
     "__version__",
