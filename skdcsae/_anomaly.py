@@ -263,7 +263,9 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
     ----------
     vae : AnomalyVAETransformer or None, default=None
         The (unfitted) VAE to train; cloned in ``fit``. None: ``AnomalyVAETransformer()``
-        with its defaults. Its own ``pos_label`` is replaced by this classifier's.
+        with its defaults. Its own ``pos_label`` is replaced by this classifier's. The
+        training settings live there: ``vae__device``, ``vae__random_state`` (seed it for
+        reproducible results), ``vae__verbose``, ``vae__max_epochs``...
     threshold : {"balanced_accuracy", "percentile"} or float, default="balanced_accuracy"
         How ``threshold_`` is chosen from the donor data:
 

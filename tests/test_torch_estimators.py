@@ -71,7 +71,7 @@ def test_unknown_and_unavailable_devices(make, digits_binary):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_matches_cpu_closely(make, digits_binary):
+def test_trains_and_predicts_on_cuda(make, digits_binary):
     X, y = digits_binary
     est = make(device="cuda", random_state=0).fit(X, y)
     assert _net_of(est).device == "cuda"
