@@ -2,10 +2,23 @@
 
 A Donor with a few labelled images trains a :class:`DCSAETransformer` and ships a donor kit
 (encoder weights and latent features, never images); a Recipient labels its own images with it.
+The baselines of the paper are here too: :class:`VAETransformer` (standard VAE),
+:class:`AnomalyVAETransformer` / :class:`AnomalyVAEClassifier` (anomaly-detection VAE) and
+:class:`ResNet18Classifier` (the supervised skyline).
 """
 
+from ._anomaly import AnomalyVAEClassifier, AnomalyVAETransformer
 from ._dcsae import DCSAETransformer
+from ._resnet import ResNet18Classifier
+from ._vae import VAETransformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DCSAETransformer", "__version__"]
+__all__ = [
+    "AnomalyVAEClassifier",
+    "AnomalyVAETransformer",
+    "DCSAETransformer",
+    "ResNet18Classifier",
+    "VAETransformer",
+    "__version__",
+]

@@ -1,14 +1,17 @@
-"""Shared machinery of the torch-backed transformers.
+"""Shared machinery of the torch-backed estimators.
 
-:class:`_BaseLatentTransformer` holds everything DC-SAE and the VAE baselines have in common:
-parameter validation, input reshaping and scaling, device resolution, seeding, building and
-training a private skorch net, and batched, deterministic encoding. Subclasses say how many
-latent heads they need, which skorch net trains them, and what ``transform`` returns.
+:class:`_TorchEstimatorMixin` holds what every estimator of the package needs, transformer or
+classifier: the common parameters and their validation, input reshaping and scaling, device
+resolution, seeding, building and training a private skorch net, and batched, deterministic
+inference. :class:`_BaseLatentTransformer` adds what DC-SAE and the VAE baselines share: the
+multi-head VAE module, loss terms logged per epoch, and encoding to latent means. Subclasses say
+which skorch net trains them and what ``transform`` returns.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,7 +27,7 @@ from ._device import resolve_device
 from ._network import MultiHeadVAE, make_config
 from ._validation import check_image_shape, flatten_images, output_dtype
 
-__all__ = ["_BaseLatentTransformer"]
+__all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
 
 _INFERENCE_BATCH = 512
 
@@ -37,15 +40,16 @@ def _seed_context(seed: int, device: str):
     return torch.random.fork_rng(devices=devices)
 
 
-class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
-    """Base class; not for direct use. See :class:`skdcsae.DCSAETransformer`."""
+class _TorchEstimatorMixin:
+    """Input handling, seeding, device and skorch training shared by every estimator here.
 
-    _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+    Mix in before the sklearn base classes, e.g.
+    ``class Foo(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator)``. The estimator must
+    have the parameters of ``_torch_parameter_constraints``.
+    """
+
+    _torch_parameter_constraints: dict = {
         "image_shape": ["array-like", None],
-        "conv_channels": ["array-like"],
-        "dense_sizes": ["array-like"],
-        "norm": [StrOptions({"batch", "group", "none"})],
         "scaling": [StrOptions({"auto", "minmax", "standard"}), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -58,15 +62,6 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
-
-    # --- hooks for subclasses ------------------------------------------------------------
-    _net_class: type = None
-
-    def _n_heads(self, n_classes: int) -> int:
-        raise NotImplementedError
-
-    def _net_kwargs(self) -> dict:
-        return {}
 
     # --- input handling --------------------------------------------------------------------
     def _validate_input(self, X, y=None, *, reset: bool, require_y: bool = False):
@@ -114,14 +109,17 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
         Xs = (np.asarray(X, dtype=np.float32) - self.input_offset_) / self.input_scale_
         return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *self._module_input_shape())
 
+    def _validate_predict_input(self, X):
+        """Check a fitted estimator's input; returns ``(X_2d, output dtype)``."""
+        check_is_fitted(self, "net_")
+        dtype = output_dtype(X)
+        X, _ = self._validate_input(X, reset=False)
+        return X, dtype
+
     # --- training ---------------------------------------------------------------------------
-    def _make_callbacks(self) -> list:
-        net_class = self._net_class
-        callbacks = []
-        for name in net_class.term_names:
-            callbacks.append((f"train_{name}", PassthroughScoring(f"train_{name}", on_train=True)))
-            if self.early_stopping:
-                callbacks.append((f"valid_{name}", PassthroughScoring(f"valid_{name}")))
+    def _make_callbacks(self, scoring=()) -> list:
+        """``scoring`` (name, callback) pairs, then early stopping, progress and user callbacks."""
+        callbacks = list(scoring)
         if self.early_stopping:
             callbacks.append(
                 (
@@ -137,11 +135,104 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
             callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
         return callbacks
 
+    def _draw_seed(self) -> int:
+        """One integer seed for everything random in a fit, drawn from ``random_state``."""
+        self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return self._seed
+
+    def _fit_net(self, net_class, X_t, y_t, *, seed: int, stratified: bool, scoring=(), **kw):
+        """Build ``net_class`` with the estimator's training settings, fit it, keep it as ``net_``.
+
+        Weight initialisation, shuffling and any randomness inside the net's training step run
+        under a forked, seeded torch RNG, so fitting is reproducible and leaves torch's global
+        RNG untouched. ``kw`` goes to the net (``module``, ``module__*``, loss settings...).
+        """
+        device = resolve_device(self.device)
+        if self.early_stopping:
+            train_split = ValidSplit(
+                self.validation_fraction, stratified=stratified, random_state=seed
+            )
+        else:
+            train_split = None
+        with _seed_context(seed, device):
+            torch.manual_seed(seed)
+            net = net_class(
+                optimizer=torch.optim.Adam,
+                lr=self.lr,
+                max_epochs=self.max_epochs,
+                batch_size=self.batch_size,
+                train_split=train_split,
+                iterator_train__shuffle=True,
+                iterator_train__generator=torch.Generator().manual_seed(seed),
+                callbacks=self._make_callbacks(scoring),
+                device=device,
+                verbose=int(bool(self.verbose)),
+                **kw,
+            )
+            net.fit(X_t, y_t)
+        net.module_.eval()
+        self.net_ = net
+        self.device_ = device
+        self.n_iter_ = len(net.history)
+        return net
+
+    # --- inference --------------------------------------------------------------------------
+    def _forward_batches(self, X: np.ndarray, fn: Callable) -> list:
+        """``fn(module, batch)`` on batches of X, in eval mode, on the net's device."""
+        module = self.net_.module_
+        module.eval()
+        device = self.net_.device
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], _INFERENCE_BATCH):
+                batch = self._to_tensor(X[start : start + _INFERENCE_BATCH]).to(device)
+                outputs.append(fn(module, batch))
+        return outputs
+
+    @property
+    def history_(self):
+        """Per-epoch training history (a :class:`skorch.history.History`): losses and terms."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+    def __setstate__(self, state):
+        # skorch maps a net saved on a GPU to the CPU when CUDA is missing; follow it.
+        super().__setstate__(state)
+        net = state.get("net_")
+        if net is not None:
+            self.device_ = str(net.device)
+
+
+class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimator):
+    """Base class; not for direct use. See :class:`skdcsae.DCSAETransformer`."""
+
+    _parameter_constraints: dict = {
+        **_TorchEstimatorMixin._torch_parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "conv_channels": ["array-like"],
+        "dense_sizes": ["array-like"],
+        "norm": [StrOptions({"batch", "group", "none"})],
+    }
+
+    # --- hooks for subclasses ------------------------------------------------------------
+    _net_class: type = None
+
+    def _net_kwargs(self) -> dict:
+        return {}
+
+    # --- training ---------------------------------------------------------------------------
+    def _term_scoring(self) -> list:
+        """Per-epoch averages of each loss term, for ``history_``."""
+        scoring = []
+        for name in self._net_class.term_names:
+            scoring.append((f"train_{name}", PassthroughScoring(f"train_{name}", on_train=True)))
+            if self.early_stopping:
+                scoring.append((f"valid_{name}", PassthroughScoring(f"valid_{name}")))
+        return scoring
+
     def _train(self, X: np.ndarray, y_index: np.ndarray | None, n_heads: int):
         """Build the module and the skorch net, train, and keep the net as ``net_``."""
-        device = resolve_device(self.device)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self._seed = seed
+        seed = self._draw_seed()
         config = make_config(
             input_shape=self._module_input_shape(),
             conv_channels=tuple(self.conv_channels),
@@ -152,70 +243,32 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
         )
         X_t = self._to_tensor(X)
         y_t = None if y_index is None else torch.as_tensor(y_index, dtype=torch.long)
-        if self.early_stopping:
-            stratified = y_index is not None
-            train_split = ValidSplit(
-                self.validation_fraction, stratified=stratified, random_state=seed
-            )
-        else:
-            train_split = None
-        with _seed_context(seed, device):
-            torch.manual_seed(seed)
-            net = self._net_class(
-                module=MultiHeadVAE,
-                module__config=config,
-                optimizer=torch.optim.Adam,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                train_split=train_split,
-                iterator_train__shuffle=True,
-                iterator_train__generator=torch.Generator().manual_seed(seed),
-                callbacks=self._make_callbacks(),
-                device=device,
-                verbose=int(bool(self.verbose)),
-                **self._net_kwargs(),
-            )
-            net.fit(X_t, y_t)
-        net.module_.eval()
-        self.net_ = net
-        self.device_ = device
-        self.n_iter_ = len(net.history)
+        self._fit_net(
+            self._net_class,
+            X_t,
+            y_t,
+            seed=seed,
+            stratified=y_index is not None,
+            scoring=self._term_scoring(),
+            module=MultiHeadVAE,
+            module__config=config,
+            **self._net_kwargs(),
+        )
         return self
 
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Means and log-variances of every head, ``(n, n_heads, d)`` each, in batches."""
-        module = self.net_.module_
-        module.eval()
-        device = self.net_.device
-        mus, logvars = [], []
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], _INFERENCE_BATCH):
-                batch = self._to_tensor(X[start : start + _INFERENCE_BATCH]).to(device)
-                mu, logvar = module(batch)
-                mus.append(mu.cpu().numpy())
-                logvars.append(logvar.cpu().numpy())
+
+        def encode(module, batch):
+            mu, logvar = module(batch)
+            return mu.cpu().numpy(), logvar.cpu().numpy()
+
+        mus, logvars = zip(*self._forward_batches(X, encode), strict=True)
         return np.concatenate(mus), np.concatenate(logvars)
 
     def _validate_transform_input(self, X):
-        check_is_fitted(self, "net_")
-        dtype = output_dtype(X)
-        X, _ = self._validate_input(X, reset=False)
-        return X, dtype
-
-    def __setstate__(self, state):
-        # skorch maps a net saved on a GPU to the CPU when CUDA is missing; follow it.
-        super().__setstate__(state)
-        net = state.get("net_")
-        if net is not None:
-            self.device_ = str(net.device)
-
-    @property
-    def history_(self):
-        """Per-epoch training history (a :class:`skorch.history.History`): losses and terms."""
-        check_is_fitted(self, "net_")
-        return self.net_.history
+        return self._validate_predict_input(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from skorch import NeuralNet
 
-from ._loss import dcsae_loss_terms
+from ._loss import dcsae_loss_terms, kl_to_standard_normal, reconstruction_error
 
-__all__ = ["_DCSAENet", "_LatentNet"]
+__all__ = ["_DCSAENet", "_LatentNet", "_VAENet"]
 
 
 def _reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -33,6 +33,12 @@ class _LatentNet(NeuralNet):
 
     def term_weights(self) -> dict[str, float]:
         raise NotImplementedError
+
+    def reconstruct(self, z: torch.Tensor, X) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode latent samples ``z``; returns ``(x, x_hat)`` on the same device and shape."""
+        x_hat = self.module_.decode(z)
+        x = X.to(x_hat.device) if isinstance(X, torch.Tensor) else x_hat.new_tensor(X)
+        return x, x_hat.view_as(x)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         terms = self.loss_terms(y_pred, y_true, X)
@@ -63,7 +69,29 @@ class _DCSAENet(_LatentNet):
         mus, logvars = y_pred
         y = y_true.to(mus.device).long()
         rows = torch.arange(mus.shape[0], device=mus.device)
-        z = _reparameterize(mus[rows, y], logvars[rows, y])
-        x_hat = self.module_.decode(z)
-        x = X.to(x_hat.device) if isinstance(X, torch.Tensor) else x_hat.new_tensor(X)
-        return dcsae_loss_terms(x, x_hat.view_as(x), mus, logvars, y, rho=self.rho)
+        x, x_hat = self.reconstruct(_reparameterize(mus[rows, y], logvars[rows, y]), X)
+        return dcsae_loss_terms(x, x_hat, mus, logvars, y, rho=self.rho)
+
+
+class _VAENet(_LatentNet):
+    """skorch net for a standard VAE: ``module`` has one head; ``y`` is ignored.
+
+    Per sample: ``alpha * ||x - x_hat||^2 + kl_weight * KL(N(mu, sigma^2) || N(0, I))`` with
+    ``x_hat`` decoded from a reparameterised sample of the head.
+    """
+
+    term_names = ("mse", "kl")
+
+    def __init__(self, module, *args, alpha=1.0, kl_weight=1.0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.alpha = alpha
+        self.kl_weight = kl_weight
+
+    def term_weights(self):
+        return {"mse": self.alpha, "kl": self.kl_weight}
+
+    def loss_terms(self, y_pred, y_true, X):
+        mus, logvars = y_pred
+        mu, logvar = mus[:, 0], logvars[:, 0]
+        x, x_hat = self.reconstruct(_reparameterize(mu, logvar), X)
+        return {"mse": reconstruction_error(x, x_hat), "kl": kl_to_standard_normal(mu, logvar)}
