@@ -1,7 +1,7 @@
 """
-=================================
+=====================================
 DC-SAE features in a sklearn Pipeline
-=================================
+=====================================
 
 A donor with a few labelled images trains a :class:`~skdcsae.DCSAETransformer`; an
 :class:`~sklearn.svm.SVC` on its latent features labels the recipient's images. Here the images

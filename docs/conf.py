@@ -1,0 +1,186 @@
+"""Sphinx configuration of the skdcsae documentation.
+
+Builds offline: no intersphinx, no MathJax from a CDN is needed for the text to read. The
+example gallery (``examples/plot_*.py``) is executed on every build by sphinx-gallery, so every
+number shown there is computed at build time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+# Document (and run the gallery against) this checkout, not whatever skdcsae is installed.
+sys.path.insert(0, str(ROOT))
+
+import skdcsae
+
+project = "skdcsae"
+author = "skdcsae developers"
+copyright = "2026, skdcsae developers"
+release = skdcsae.__version__
+version = re.sub(r"(\.dev\d*|rc\d*)$", "", release)
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "generated/*.inc", "Thumbs.db", ".DS_Store"]
+root_doc = "index"
+
+# --- autodoc / autosummary / numpydoc -------------------------------------------------------
+autosummary_generate = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# --- sphinx-gallery -------------------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "abort_on_example_error": True,
+    "doc_module": ("skdcsae",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"skdcsae": None},
+    "download_all_examples": False,
+    "show_memory": False,
+    "min_reported_time": 1,
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+}
+
+# --- HTML -----------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"skdcsae {release}"
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+    # Offline build: no icons or version switchers fetched from the network.
+    "icon_links": [],
+}
+html_sidebars = {"index": [], "install": [], "quickstart": [], "changelog": []}
+html_show_sourcelink = False
+
+# --- pages generated at build time ----------------------------------------------------------
+GENERATED = DOCS / "generated"
+GENERATED.mkdir(exist_ok=True)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _indent(text: str, prefix: str = "   ") -> str:
+    return "\n".join(prefix + line if line.strip() else "" for line in text.splitlines())
+
+
+def _cli_reference() -> str:
+    """The ``--help`` of ``skdcsae`` and of every subcommand, from the real parser."""
+    import argparse
+
+    from skdcsae._cli import _build_parser
+
+    os.environ["COLUMNS"] = "88"  # argparse wraps at $COLUMNS: keep the build deterministic
+    parser = _build_parser()
+    parts = ["``skdcsae --help``", "-" * 20, "", ".. code-block:: text", ""]
+    parts += [_indent(parser.format_help()), ""]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                title = f"``skdcsae {name}``"
+                parts += [title, "-" * len(title), "", ".. code-block:: text", ""]
+                parts += [_indent(sub.format_help()), ""]
+    return "\n".join(parts) + "\n"
+
+
+def _benchmark_results() -> str:
+    """Every committed ``benchmarks/results/*.md`` and ``*.png``, or a note that there are none."""
+    results = ROOT / "benchmarks" / "results"
+    md = sorted(results.glob("*.md")) if results.is_dir() else []
+    png = sorted(results.glob("*.png")) if results.is_dir() else []
+    if not md and not png:
+        return (
+            ".. note::\n\n"
+            "   No benchmark results are committed in this checkout yet. They appear here, "
+            "verbatim, as soon as ``benchmarks/results/*.md`` (tables) and "
+            "``benchmarks/results/*.png`` (figures) exist; see :ref:`regenerate-benchmarks`.\n"
+        )
+    parts = []
+    for path in png:
+        parts += [
+            f".. figure:: /../benchmarks/results/{path.name}",
+            "   :width: 100%",
+            "",
+            f"   ``benchmarks/results/{path.name}``",
+            "",
+        ]
+    for path in md:
+        title = f"``benchmarks/results/{path.name}``"
+        parts += [
+            title,
+            "~" * len(title),
+            "",
+            f".. literalinclude:: /../benchmarks/results/{path.name}",
+            "   :language: text",
+            "",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def _public_names() -> dict[str, list[str]]:
+    import skdcsae.datasets
+    import skdcsae.plotting
+
+    return {
+        "skdcsae": [n for n in skdcsae.__all__ if not n.startswith("__")],
+        "skdcsae.datasets": list(skdcsae.datasets.__all__),
+        "skdcsae.plotting": list(skdcsae.plotting.__all__),
+    }
+
+
+with contextlib.redirect_stdout(io.StringIO()):
+    _write_if_changed(GENERATED / "cli_help.inc", _cli_reference())
+_write_if_changed(GENERATED / "benchmark_results.inc", _benchmark_results())
+
+
+def _check_api_reference(app) -> None:
+    """Warn (an error under ``-W``) when a public name is missing from ``api.rst``."""
+    from sphinx.util import logging
+
+    logger = logging.getLogger("skdcsae.docs")
+    api = (DOCS / "api.rst").read_text(encoding="utf-8")
+    for module, names in _public_names().items():
+        for name in names:
+            if not re.search(rf"^\s+{re.escape(name)}\s*$", api, flags=re.MULTILINE):
+                logger.warning(f"api.rst does not list the public name {module}.{name}")
+
+
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    """Hide scikit-learn's generated ``set_*_request`` methods (documented by scikit-learn)."""
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("builder-inited", _check_api_reference)
+    app.connect("autodoc-skip-member", _skip_metadata_requests)
