@@ -416,7 +416,18 @@ def fetch_medmnist(
 
     Examples
     --------
+    Without network access, ``download_if_missing=False`` says where the file should be:
+
+    >>> import tempfile
     >>> from skdcsae.datasets import fetch_medmnist
+    >>> empty_home = tempfile.mkdtemp()
+    >>> fetch_medmnist("pneumoniamnist", data_home=empty_home, download_if_missing=False)
+    Traceback (most recent call last):
+        ...
+    OSError: PneumoniaMNIST (28x28) was not found at ... Download it from https://zenodo.org/...
+
+    With the file in place (or downloadable), the images come back as uint8 arrays:
+
     >>> X, y = fetch_medmnist("pneumoniamnist", return_X_y=True)  # doctest: +SKIP
     >>> X.shape, X.dtype  # doctest: +SKIP
     ((4708, 28, 28), dtype('uint8'))
