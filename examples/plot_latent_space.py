@@ -43,7 +43,6 @@ fig = plot_latent_comparison(
     title="Recipient images in the latent spaces of models trained on 80 donor images",
 )
 fig.set_size_inches(12, 4)
-fig.tight_layout()
 
 # %%
 # The DC-SAE output used by a downstream classifier is the concatenation of both heads'

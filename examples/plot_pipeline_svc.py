@@ -44,3 +44,12 @@ print(f"{len(donor)} donor images -> recipient accuracy {accuracy:.3f}")
 # The features are the means of both class heads (2 latent dimensions each).
 features = model.named_steps["dcsae"].transform(X[recipient])
 print(features.shape, model.named_steps["dcsae"].get_feature_names_out())
+
+# %%
+# Each head's plane for the recipient's images (:func:`skdcsae.plotting.plot_latent_space`):
+# the images of a head's own class spread out, the other class is pulled to the origin.
+from skdcsae.plotting import plot_latent_space
+
+fig = plot_latent_space(
+    model.named_steps["dcsae"], X[recipient], y[recipient], class_names=["3", "8"]
+)
