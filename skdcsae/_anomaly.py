@@ -200,6 +200,14 @@ class AnomalyVAETransformer(_BaseVAE):
         -------
         self : AnomalyVAETransformer
             The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
+            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
+            length, or ``device`` names a device this machine does not have.
+            Also if ``pos_label`` is not one of the labels in ``y``.
         """
         X, y = self._validate_input(X, y, reset=True)
         if y is None:
@@ -224,6 +232,13 @@ class AnomalyVAETransformer(_BaseVAE):
         errors : ndarray of shape (n_samples, 1)
             ``||x - decode(mu(x))||^2`` in the scaled input space; high means unlike the
             training class. float32 for float32 input, float64 otherwise.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         X, dtype = self._validate_transform_input(X)
         return self._reconstruction_error(X).astype(dtype).reshape(-1, 1)
@@ -349,6 +364,15 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : AnomalyVAEClassifier
             The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
+            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
+            length, or ``device`` names a device this machine does not have.
+            Also if ``y`` does not have exactly two classes, or ``pos_label`` is not one of
+            them.
         """
         # The data checks (and n_features_in_, feature_names_in_) on the flat view; the VAE
         # gets X as given, so that it sees the image shape.

@@ -230,6 +230,15 @@ class DCSAETransformer(_BaseLatentTransformer):
         -------
         self : DCSAETransformer
             The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
+            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
+            length, or ``device`` names a device this machine does not have.
+            Also if ``y`` has fewer than two classes, or more than two with
+            ``feature_mode="paper"``.
         """
         X, y = self._validate_input(X, y, reset=True, require_y=True)
         check_classification_targets(y)
@@ -261,6 +270,13 @@ class DCSAETransformer(_BaseLatentTransformer):
  n_components)
             All heads' means (``feature_mode="means"``), or samples from the positive head
             (``"paper"``). float32 for float32 input, float64 otherwise.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         X, dtype = self._validate_transform_input(X)
         mus, logvars = self._encode(X)

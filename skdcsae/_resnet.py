@@ -276,6 +276,14 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : ResNet18Classifier
             The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
+            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
+            length, or ``device`` names a device this machine does not have.
+            Also if ``y`` has fewer than two classes.
         """
         X, y = self._validate_input(X, y, reset=True, require_y=True)
         check_classification_targets(y)

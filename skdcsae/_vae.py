@@ -215,6 +215,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         -------
         self : VAETransformer
             The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
+            ``ValueError``), ``X`` and ``image_shape`` disagree, or ``device`` names a device
+            this machine does not have.
         """
         X, _ = self._validate_input(X, reset=True)
         self._fit_vae(X)
@@ -233,6 +240,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         -------
         X_new : ndarray of shape (n_samples, n_components)
             Latent means (deterministic). float32 for float32 input, float64 otherwise.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         X, dtype = self._validate_transform_input(X)
         mus, _ = self._encode(X)

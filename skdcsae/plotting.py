@@ -219,6 +219,15 @@ def plot_latent_space(
     fig : matplotlib.figure.Figure
         The figure drawn on.
 
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    ValueError
+        If ``y`` and ``X`` differ in length, ``ax`` has the wrong number of Axes, ``heads``
+        does not fit the model, ``transform`` does not return a 2-d array, or a label has no
+        entry in a sequence ``class_names``.
+
     See Also
     --------
     plot_latent_comparison : The latent spaces of several models side by side.
@@ -294,6 +303,13 @@ def plot_latent_comparison(
     -------
     fig : matplotlib.figure.Figure
         The figure drawn on.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    ValueError
+        If ``transformers`` is empty, or for any reason :func:`plot_latent_space` gives.
 
     Examples
     --------
@@ -374,6 +390,17 @@ def plot_reconstructions(
     -------
     fig : matplotlib.figure.Figure
         The figure drawn on.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    TypeError
+        If the transformer is not a fitted skdcsae model with an encoder and a decoder.
+    ValueError
+        If the model has no image shape, ``n`` is not a positive int, ``X`` does
+        not match the fitted image size, or ``head`` is invalid (``head='true'`` needs ``y``
+        with labels in ``classes_``).
 
     Examples
     --------
@@ -543,6 +570,14 @@ def plot_accuracy_curves(
     -------
     fig : matplotlib.figure.Figure
         The figure drawn on.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    ValueError
+        If ``results`` is not a non-empty ``{method: {donor_size: [accuracies]}}`` of finite
+        numbers, or ``chance`` is neither a number nor None.
 
     Notes
     -----

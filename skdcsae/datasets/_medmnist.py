@@ -293,6 +293,15 @@ def load_medmnist_npz(path, *, split="train", name=None, binary=False, return_X_
         Same fields as :func:`fetch_medmnist`.
     (data, target) : tuple if ``return_X_y`` is True
 
+    Raises
+    ------
+    OSError
+        If ``path`` is not a file.
+    ValueError
+        If the file is not in the MedMNIST layout (missing keys, wrong shapes, images and
+        labels of different lengths, labels out of range), or ``binary=True`` and the labels
+        cannot be made binary (no binary view is defined and they are not 0/1).
+
     See Also
     --------
     fetch_medmnist : Download and checksum-verify an official MedMNIST file.
