@@ -29,6 +29,36 @@ __all__ = ["_BaseLatentTransformer"]
 _INFERENCE_BATCH = 512
 
 
+def _scaled_tensor(X, offset, scale, input_shape) -> torch.Tensor:
+    """Scale a 2-d batch as ``(X - offset) / scale`` in float32; reshape to ``input_shape``.
+
+    Returns a CPU tensor. Shared by the transformers and the recipient, so both preprocess
+    images identically.
+    """
+    Xs = (np.asarray(X, dtype=np.float32) - offset) / scale
+    return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *input_shape)
+
+
+def _encode_in_batches(
+    module, X, to_tensor, device, batch_size: int = _INFERENCE_BATCH
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run an encoder over ``X`` in batches (eval mode, no autograd).
+
+    ``to_tensor`` turns a slice of rows of ``X`` into the module's input, so only one batch at a
+    time is ever converted to float. Returns every head's means and log-variances,
+    ``(n, n_heads, d)`` each, as float32 numpy arrays.
+    """
+    module.eval()
+    mus, logvars = [], []
+    with torch.inference_mode():
+        for start in range(0, X.shape[0], batch_size):
+            batch = to_tensor(X[start : start + batch_size]).to(device)
+            mu, logvar = module(batch)
+            mus.append(mu.cpu().numpy())
+            logvars.append(logvar.cpu().numpy())
+    return np.concatenate(mus), np.concatenate(logvars)
+
+
 def _seed_context(seed: int, device: str):
     """Fork torch's global RNG, seed it, and restore it afterwards (no global side effects)."""
     devices = []
@@ -111,8 +141,7 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Scale a 2-d batch and reshape it to what the module takes (float32, on the CPU)."""
-        Xs = (np.asarray(X, dtype=np.float32) - self.input_offset_) / self.input_scale_
-        return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *self._module_input_shape())
+        return _scaled_tensor(X, self.input_offset_, self.input_scale_, self._module_input_shape())
 
     # --- training ---------------------------------------------------------------------------
     def _make_callbacks(self) -> list:
@@ -186,17 +215,7 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Means and log-variances of every head, ``(n, n_heads, d)`` each, in batches."""
-        module = self.net_.module_
-        module.eval()
-        device = self.net_.device
-        mus, logvars = [], []
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], _INFERENCE_BATCH):
-                batch = self._to_tensor(X[start : start + _INFERENCE_BATCH]).to(device)
-                mu, logvar = module(batch)
-                mus.append(mu.cpu().numpy())
-                logvars.append(logvar.cpu().numpy())
-        return np.concatenate(mus), np.concatenate(logvars)
+        return _encode_in_batches(self.net_.module_, X, self._to_tensor, self.net_.device)
 
     def _validate_transform_input(self, X):
         check_is_fitted(self, "net_")
