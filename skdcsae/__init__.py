@@ -5,7 +5,16 @@ A Donor with a few labelled images trains a :class:`DCSAETransformer` and ships 
 """
 
 from ._dcsae import DCSAETransformer
+from ._kit import DonorKit, DonorKitError, load_donor_kit
+from ._recipient import RecipientLabeler
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DCSAETransformer", "__version__"]
+__all__ = [
+    "DCSAETransformer",
+    "DonorKit",
+    "DonorKitError",
+    "RecipientLabeler",
+    "__version__",
+    "load_donor_kit",
+]
