@@ -68,6 +68,7 @@ import pickle
 import pickletools
 import platform
 import re
+import secrets
 import struct
 import tempfile
 from collections.abc import Mapping
@@ -1100,10 +1101,11 @@ def _tensor_to_numpy(tensor: torch.Tensor) -> np.ndarray:
 
 def _atomic_write(path: str, payload: dict, *, overwrite: bool) -> None:
     """Pickle ``payload`` to a temporary file beside ``path``, then move it into place."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".skdcsae-kit-", suffix=".tmp", dir=directory)
+    directory, base = os.path.split(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        # "x": never reuse an existing file; plain open() keeps the user's umask permissions.
+        with open(tmp, "xb") as f:
             pickle.dump(payload, f, protocol=_PICKLE_PROTOCOL)
             f.flush()
             os.fsync(f.fileno())
@@ -1120,7 +1122,7 @@ def _atomic_write(path: str, payload: dict, *, overwrite: bool) -> None:
                 raise _exists_error(path) from None
             os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
 
 

@@ -8,11 +8,17 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context, clone
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from ._base import _encode_in_batches, _scaled_tensor
 from ._dcsae import _POSITIVE_OFFSET, _paper_sample
@@ -37,7 +43,7 @@ def _classifier_has(attr: str):
     return check
 
 
-class RecipientLabeler(ClassifierMixin, BaseEstimator):
+class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
     """Recipient side of DC-SAE: label images with a donor kit.
 
     ``fit()`` loads and verifies the kit (see :func:`skdcsae.load_donor_kit`), rebuilds the
@@ -184,9 +190,26 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
         self.classes_ = classifier.classes_
         self.n_features_in_ = kit.n_features_in
         self.image_shape_ = kit.image_shape
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
         if X is not None:
-            self._check_X(X)
+            X = self._check_X(X)
+        if y is not None:
+            self._check_y(X, y)
         return self
+
+    def _check_y(self, X, y) -> None:
+        """Labels passed to ``fit`` are not learned from, but must make sense with the kit."""
+        if X is not None:
+            check_consistent_length(X, y)
+        unknown = ~np.isin(y, self.classes_)
+        if np.any(unknown):
+            raise ValueError(
+                f"y has labels {np.unique(y[unknown])[:5]!r} that the donor kit does not know "
+                f"(its classes are {self.classes_!r}); the labeler can only predict the kit's "
+                "classes. Map your labels to the kit's, or leave y out."
+            )
 
     # --- input checks -----------------------------------------------------------------------
     def _check_X(self, X):
@@ -205,18 +228,19 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
             if found != expected:
                 raise ValueError(_shape_message(found, expected))
         X, _ = flatten_images(X, expected)
-        if hasattr(X, "shape") and len(X.shape) == 2 and X.shape[1] != kit.n_features_in:
+        # Numeric, finite, dense, 2-d, non-empty; keeps uint8/float32 as they are (no copy).
+        X = check_array(X, dtype="numeric", estimator=self, input_name="X")
+        if X.shape[1] != kit.n_features_in:
             what = (
-                f"images of shape (C, H, W) = {expected} flattened"
+                f"images of shape (C, H, W) = {expected}, flattened"
                 if expected is not None
                 else "tabular rows"
             )
             raise ValueError(
-                f"X has {X.shape[1]} features per row but the kit's encoder expects "
-                f"{kit.n_features_in} ({what}). Pass images of the donor's size and channel "
-                "count."
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{kit.n_features_in} features as input: the kit's encoder takes {what}. Pass "
+                "data of the donor's shape (same image size and channel count)."
             )
-        X = validate_data(self, X, reset=False, dtype="numeric")
         self._check_range(X)
         return X
 
@@ -244,9 +268,9 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
         if span > 2.0 and xmin >= 0.0 and xmax <= 1.0 and self._has_fractions(X):
             raise ValueError(
                 f"X looks scaled to [0, 1] (values in [{xmin:g}, {xmax:g}]) but the kit's "
-                f"encoder expects the donor's range [{lo:g}, {hi:g}] (e.g. uint8 0-255). "
-                f"Pass the original images, or multiply X by {hi:g}. Set range_tolerance=None "
-                "to skip this check."
+                f"encoder was trained on the donor's values in [{lo:g}, {hi:g}]. Pass images in "
+                f"the donor's units (for 0-255 images: the original uint8 array), or multiply X "
+                f"by {hi:g}. Set range_tolerance=None to skip this check."
             )
 
     def _has_fractions(self, X: np.ndarray) -> bool:
@@ -309,7 +333,8 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted classes.
         """
-        return self.classifier_.predict(self.transform(X))
+        features = self.transform(X)
+        return self.classifier_.predict(features)
 
     @available_if(_classifier_has("predict_proba"))
     def predict_proba(self, X):
@@ -325,7 +350,8 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        return self.classifier_.predict_proba(self.transform(X))
+        features = self.transform(X)
+        return self.classifier_.predict_proba(features)
 
     @available_if(_classifier_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -341,7 +367,8 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        return self.classifier_.predict_log_proba(self.transform(X))
+        features = self.transform(X)
+        return self.classifier_.predict_log_proba(features)
 
     @available_if(_classifier_has("decision_function"))
     def decision_function(self, X):
@@ -357,10 +384,12 @@ class RecipientLabeler(ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The classifier's decision scores.
         """
-        return self.classifier_.decision_function(self.transform(X))
+        features = self.transform(X)
+        return self.classifier_.decision_function(features)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
