@@ -653,8 +653,64 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise DonorKitError(f"refusing a persistent id in the kit file. {_NOT_EXECUTED}")
 
 
+_STRING_OPCODES = {
+    "STRING",
+    "BINSTRING",
+    "SHORT_BINSTRING",
+    "UNICODE",
+    "BINUNICODE",
+    "SHORT_BINUNICODE",
+    "BINUNICODE8",
+}
+_NO_PUSH_OPCODES = {"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "STOP"}
+
+
+def _scan_opcodes(data: bytes) -> int | None:
+    """Parse every opcode (executing nothing); refuse forbidden opcodes and globals.
+
+    Returns the end of the stream (just past ``STOP``). ``STACK_GLOBAL`` takes its names from
+    the stack, so the strings pushed just before it are tracked (through the memo) to name and
+    refuse a disallowed global here already; when they cannot be resolved statically, the
+    unpickler's ``find_class`` -- the actual gate -- still refuses it. Parse errors propagate
+    as they are.
+    """
+    memo: dict[int, Any] = {}
+    pushed: list[Any] = []  # what the last two pushes were: a str, or None for anything else
+    for opcode, arg, pos in pickletools.genops(data):
+        name = opcode.name
+        if name in _FORBIDDEN_OPCODES:
+            raise DonorKitError(
+                f"refusing to load: the file contains {_FORBIDDEN_OPCODES[name]} "
+                f"(pickle opcode {name} at byte {pos}), which a donor kit never needs. "
+                f"{_NOT_EXECUTED}"
+            )
+        if name == "GLOBAL":
+            module, _, qualname = str(arg).partition(" ")
+            if (module, qualname) not in _ALLOWED_GLOBALS:
+                raise _refuse_global(module, qualname)
+        elif name == "STACK_GLOBAL" and len(pushed) == 2:
+            module, qualname = pushed
+            resolved = isinstance(module, str) and isinstance(qualname, str)
+            if resolved and (module, qualname) not in _ALLOWED_GLOBALS:
+                raise _refuse_global(module, qualname)
+        if name == "MEMOIZE":
+            memo[len(memo)] = pushed[-1] if pushed else None
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[arg] = pushed[-1] if pushed else None
+        elif name in ("GET", "BINGET", "LONG_BINGET"):
+            pushed.append(memo.get(arg))
+        elif name in _STRING_OPCODES:
+            pushed.append(arg)
+        elif name not in _NO_PUSH_OPCODES:
+            pushed.append(None)
+        del pushed[:-2]
+        if name == "STOP":
+            return pos + 1
+    return None
+
+
 def _scan(data: bytes) -> None:
-    """Check the bytes are one complete pickle stream with only allowed opcodes (no execution)."""
+    """Check the bytes are one complete pickle stream with only allowed opcodes and globals."""
     if not data:
         raise DonorKitError("not a donor kit: the file is empty.")
     if data[:1] != b"\x80":
@@ -664,27 +720,20 @@ def _scan(data: bytes) -> None:
                     f"not a donor kit: the file looks {name}-compressed. Donor kits are "
                     "written uncompressed by DCSAETransformer.export_donor_kit; re-export it."
                 )
+        try:  # an old-protocol pickle: name what it would have run, if anything
+            _scan_opcodes(data)
+        except DonorKitError:
+            raise
+        except Exception:
+            pass
         raise DonorKitError(
-            f"not a donor kit: the file does not start with a pickle header (first bytes "
-            f"{data[:8]!r}). Export kits with DCSAETransformer.export_donor_kit."
+            f"not a donor kit: the file does not start with a pickle protocol header (first "
+            f"bytes {data[:8]!r}). Export kits with DCSAETransformer.export_donor_kit."
         )
     if data[1] > pickle.HIGHEST_PROTOCOL:
         raise DonorKitError(f"not a donor kit: unknown pickle protocol {data[1]}.")
-    end = None
     try:
-        for opcode, arg, pos in pickletools.genops(data):
-            if opcode.name in _FORBIDDEN_OPCODES:
-                raise DonorKitError(
-                    f"refusing to load: the file contains {_FORBIDDEN_OPCODES[opcode.name]} "
-                    f"(pickle opcode {opcode.name} at byte {pos}), which a donor kit never "
-                    f"needs. {_NOT_EXECUTED}"
-                )
-            if opcode.name == "GLOBAL":
-                module, _, name = str(arg).partition(" ")
-                if (module, name) not in _ALLOWED_GLOBALS:
-                    raise _refuse_global(module, name)
-            if opcode.name == "STOP":
-                end = pos + 1
+        end = _scan_opcodes(data)
     except DonorKitError:
         raise
     except Exception as exc:
@@ -695,7 +744,7 @@ def _scan(data: bytes) -> None:
     if end != len(data):
         raise DonorKitError(
             f"refusing to load: {len(data) - end} unexpected bytes follow the end of the kit "
-            "(the file was modified or is not a kit)."
+            f"(the file was modified or is not a kit). {_NOT_EXECUTED}"
         )
 
 
