@@ -251,7 +251,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         lo, hi = kit.input_range
         span = hi - lo
         tol = self.range_tolerance * (span if span > 0 else max(1.0, abs(hi)))
-        xmin, xmax = float(X.min()), float(X.max())
+        xmin, xmax = float(X.min()) + 0.0, float(X.max()) + 0.0  # + 0.0: no "-0" in messages
         if xmin < lo - tol or xmax > hi + tol:
             if hi <= 1.0 + tol and xmax > 1.0 + tol:
                 hint = (
