@@ -37,16 +37,20 @@ security boundary should not rest on them.
 
 **Loading never unpickles freely.** :func:`load_donor_kit` reads the bytes and then
 
-1. checks that they are a complete pickle stream (nothing after its end) and scans every
-   opcode *without executing any*: persistent ids, extension codes, ``INST``/``OBJ``,
-   out-of-band buffers and any ``GLOBAL`` outside the allow-list are refused;
-2. unpickles with :class:`pickle.Unpickler` whose ``find_class`` knows exactly three names --
-   numpy's array ``_reconstruct``, ``ndarray`` and ``dtype`` -- and returns inert stand-ins
-   for them, not the real callables. The stand-ins accept only plain numeric, boolean and
-   string dtypes (object, structured and void dtypes are refused when the dtype is named,
-   before any element is read) and build each array with :func:`numpy.frombuffer` from raw
-   bytes of exactly the announced size. Anything else -- ``os.system``, ``eval``, a function,
-   a class -- is refused by name *before* it is looked up, let alone called;
+1. checks that they are one complete pickle stream (nothing after its end) and parses every
+   opcode with :func:`pickletools.genops`, *executing none*: persistent ids, extension codes,
+   ``INST``/``OBJ`` and out-of-band buffers are refused, and so is every global outside the
+   allow-list whose name can be read statically (``GLOBAL``, and ``STACK_GLOBAL`` by tracking
+   the strings pushed before it) -- so a hostile file is usually refused before a single
+   object is built;
+2. unpickles with :class:`pickle.Unpickler` whose ``find_class`` -- the actual gate -- knows
+   three names (numpy's array ``_reconstruct``, under its numpy 1 and 2 module paths,
+   ``ndarray`` and ``dtype``) and returns inert stand-ins for them, never the real callables.
+   The stand-ins accept only plain numeric, boolean and string dtypes (object, structured and
+   void dtypes are refused when the dtype is named, before any element is read) and build
+   each array with :func:`numpy.frombuffer` from raw bytes of exactly the announced size.
+   Anything else -- ``os.system``, ``eval``, a function, a class -- is refused by name
+   before it is imported, let alone called;
 3. accepts only the kit's fields with their expected types and shapes, checks that the
    encoder weights match the architecture (on torch's ``meta`` device: nothing allocated),
    recomputes the SHA-256 digest and, given a key, verifies the HMAC signature.
