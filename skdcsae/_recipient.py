@@ -68,7 +68,8 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         does not grow with the number of images.
     key : str or bytes, default=None
         Shared secret: the kit's HMAC-SHA256 signature must verify with it, and unsigned kits
-        are refused.
+        are refused. Like every parameter it shows in ``get_params()`` and the estimator's
+        ``repr``: do not log those when the key is secret.
     range_tolerance : float or None, default=0.1
         For image kits (min-max preprocessing), refuse images whose values leave the donor's
         input range by more than this fraction of its width, or that look rescaled to [0, 1]
