@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -47,8 +46,7 @@ def flatten_images(X, image_shape):
             f"X has image shape {found} (C, H, W) but image_shape={expected} was given. "
             "Pass images of that shape, or set image_shape to match the images."
         )
-    # An explicit width (not -1): numpy cannot infer -1 for an array with no samples.
-    return np.asarray(X).reshape(X.shape[0], math.prod(found)), found
+    return np.asarray(X).reshape(X.shape[0], int(np.prod(found))), found
 
 
 def output_dtype(X) -> np.dtype:
