@@ -215,7 +215,17 @@ class _BaseLatentTransformer(TransformerMixin, BaseEstimator):
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Means and log-variances of every head, ``(n, n_heads, d)`` each, in batches."""
-        return _encode_in_batches(self.net_.module_, X, self._to_tensor, self.net_.device)
+        module = self.net_.module_
+        module.eval()
+        device = self.net_.device
+        mus, logvars = [], []
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], _INFERENCE_BATCH):
+                batch = self._to_tensor(X[start : start + _INFERENCE_BATCH]).to(device)
+                mu, logvar = module(batch)
+                mus.append(mu.cpu().numpy())
+                logvars.append(logvar.cpu().numpy())
+        return np.concatenate(mus), np.concatenate(logvars)
 
     def _validate_transform_input(self, X):
         check_is_fitted(self, "net_")

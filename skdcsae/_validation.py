@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -46,7 +47,8 @@ def flatten_images(X, image_shape):
             f"X has image shape {found} (C, H, W) but image_shape={expected} was given. "
             "Pass images of that shape, or set image_shape to match the images."
         )
-    return np.asarray(X).reshape(X.shape[0], int(np.prod(found))), found
+    # an explicit width (not -1): numpy cannot infer it for zero samples
+    return np.asarray(X).reshape(X.shape[0], math.prod(found)), found
 
 
 def output_dtype(X) -> np.dtype:
