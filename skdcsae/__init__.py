@@ -9,6 +9,8 @@ The baselines of the paper are here too: :class:`VAETransformer` (standard VAE),
 
 from ._anomaly import AnomalyVAEClassifier, AnomalyVAETransformer
 from ._dcsae import DCSAETransformer
+from ._kit import DonorKit, DonorKitError, load_donor_kit
+from ._recipient import RecipientLabeler
 from ._resnet import ResNet18Classifier
 from ._vae import VAETransformer
 
@@ -18,7 +20,11 @@ __all__ = [
     "AnomalyVAEClassifier",
     "AnomalyVAETransformer",
     "DCSAETransformer",
+    "DonorKit",
+    "DonorKitError",
+    "RecipientLabeler",
     "ResNet18Classifier",
     "VAETransformer",
     "__version__",
+    "load_donor_kit",
 ]

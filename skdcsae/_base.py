@@ -32,6 +32,36 @@ __all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
 _INFERENCE_BATCH = 512
 
 
+def _scaled_tensor(X, offset, scale, input_shape) -> torch.Tensor:
+    """Scale a 2-d batch as ``(X - offset) / scale`` in float32; reshape to ``input_shape``.
+
+    Returns a CPU tensor. Shared by the transformers and the recipient, so both preprocess
+    images identically.
+    """
+    Xs = (np.asarray(X, dtype=np.float32) - offset) / scale
+    return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *input_shape)
+
+
+def _encode_in_batches(
+    module, X, to_tensor, device, batch_size: int = _INFERENCE_BATCH
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run an encoder over ``X`` in batches (eval mode, no autograd).
+
+    ``to_tensor`` turns a slice of rows of ``X`` into the module's input, so only one batch at a
+    time is ever converted to float. Returns every head's means and log-variances,
+    ``(n, n_heads, d)`` each, as float32 numpy arrays.
+    """
+    module.eval()
+    mus, logvars = [], []
+    with torch.inference_mode():
+        for start in range(0, X.shape[0], batch_size):
+            batch = to_tensor(X[start : start + batch_size]).to(device)
+            mu, logvar = module(batch)
+            mus.append(mu.cpu().numpy())
+            logvars.append(logvar.cpu().numpy())
+    return np.concatenate(mus), np.concatenate(logvars)
+
+
 def _seed_context(seed: int, device: str):
     """Fork torch's global RNG, seed it, and restore it afterwards (no global side effects)."""
     devices = []
@@ -106,8 +136,7 @@ class _TorchEstimatorMixin:
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Scale a 2-d batch and reshape it to what the module takes (float32, on the CPU)."""
-        Xs = (np.asarray(X, dtype=np.float32) - self.input_offset_) / self.input_scale_
-        return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *self._module_input_shape())
+        return _scaled_tensor(X, self.input_offset_, self.input_scale_, self._module_input_shape())
 
     def _validate_predict_input(self, X):
         """Check a fitted estimator's input; returns ``(X_2d, output dtype)``."""

@@ -14,6 +14,18 @@ from ._net import _DCSAENet
 
 __all__ = ["DCSAETransformer"]
 
+# Seed offsets of the paper-mode samples: donor features (true-label head) and transform
+# (positive head) draw from independent, reproducible streams.
+_DONOR_OFFSET = 0
+_POSITIVE_OFFSET = 1
+
+
+def _paper_sample(seed: int, mu: np.ndarray, logvar: np.ndarray, *, offset: int) -> np.ndarray:
+    """Seeded reparameterised samples ``mu + eps * sigma`` (float32), as in Algorithm 1."""
+    rng = np.random.default_rng([seed, offset])
+    eps = rng.standard_normal(mu.shape, dtype=np.float32)
+    return mu + eps * np.exp(0.5 * logvar)
+
 
 class DCSAETransformer(_BaseLatentTransformer):
     """Donor-side DC-SAE: a VAE with one Gaussian latent head per class.
@@ -281,7 +293,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         X, dtype = self._validate_transform_input(X)
         mus, logvars = self._encode(X)
         if self.feature_mode == "paper":
-            return self._sample(mus[:, 1], logvars[:, 1], offset=1).astype(dtype)
+            return self._sample(mus[:, 1], logvars[:, 1], offset=_POSITIVE_OFFSET).astype(dtype)
         return mus.reshape(mus.shape[0], -1).astype(dtype)
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -308,15 +320,75 @@ class DCSAETransformer(_BaseLatentTransformer):
         if self.feature_mode != "paper":
             return self.transform(X)
         Xv, dtype = self._validate_transform_input(X)
-        mus, logvars = self._encode(Xv)
         y_index = np.searchsorted(self.classes_, np.asarray(y).ravel())
+        return self._true_head_samples(Xv, y_index).astype(dtype)
+
+    def _true_head_samples(self, X: np.ndarray, y_index: np.ndarray) -> np.ndarray:
+        """Algorithm 1's donor features: a seeded sample from each image's true-label head."""
+        mus, logvars = self._encode(X)
         rows = np.arange(len(y_index))
-        return self._sample(mus[rows, y_index], logvars[rows, y_index], offset=0).astype(dtype)
+        return self._sample(mus[rows, y_index], logvars[rows, y_index], offset=_DONOR_OFFSET)
 
     def _sample(self, mu: np.ndarray, logvar: np.ndarray, *, offset: int) -> np.ndarray:
-        rng = np.random.default_rng([self._seed, offset])
-        eps = rng.standard_normal(mu.shape, dtype=np.float32)
-        return mu + eps * np.exp(0.5 * logvar)
+        return _paper_sample(self._seed, mu, logvar, offset=offset)
+
+    def export_donor_kit(self, path, X, y, *, key=None, overwrite=False):
+        """Write a donor kit: what the Donor ships to a Recipient (never images, never the decoder).
+
+        The kit is a single file of plain data: the encoder's architecture and weights (numpy
+        arrays), the latent features of ``X`` with their labels ``y``, the classes, the input
+        preprocessing, the feature mode, the hyperparameters, library versions, the creation
+        time and a SHA-256 digest of the content (optionally an HMAC-SHA256 signature). Load it
+        with :func:`skdcsae.load_donor_kit` or pass it to :class:`skdcsae.RecipientLabeler`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File to write (conventionally ``*.joblib``). Written atomically: a temporary file
+            in the same directory, then renamed.
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            The donor's labelled images, normally the ones the transformer was fitted on. Only
+            their latent features go into the kit.
+        y : array-like of shape (n_samples,)
+            Their labels; every class in ``classes_`` must occur.
+        key : str or bytes, default=None
+            Shared secret: adds an HMAC-SHA256 signature that ``load_donor_kit(path, key=key)``
+            verifies.
+        overwrite : bool, default=False
+            Replace ``path`` if it exists; otherwise an existing file raises
+            ``FileExistsError``.
+
+        Returns
+        -------
+        kit : DonorKit
+            What was written (the same as loading the file back).
+
+        Notes
+        -----
+        With ``feature_mode="means"`` the kit's features are all heads' means, exactly what
+        ``transform(X)`` gives. With ``feature_mode="paper"`` they are the true-label-head
+        samples of Algorithm 1 (what ``fit_transform(X, y)`` gives), and the kit carries the
+        sampling seed so that the Recipient reads the positive head exactly as ``transform``
+        would.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from sklearn.datasets import load_digits
+        >>> from skdcsae import DCSAETransformer, load_donor_kit
+        >>> X, y = load_digits(n_class=2, return_X_y=True)
+        >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=2, device="cpu",
+        ...                          random_state=0).fit(X[:100], y[:100])
+        >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
+        >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100])
+        >>> kit.features.shape
+        (100, 4)
+        >>> load_donor_kit(path).sha256 == kit.sha256
+        True
+        """
+        from ._kit import _export_donor_kit
+
+        return _export_donor_kit(self, path, X, y, key=key, overwrite=overwrite)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.

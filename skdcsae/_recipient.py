@@ -1,0 +1,412 @@
+"""RecipientLabeler: label recipient images with a donor kit (no donor images needed)."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context, clone
+from sklearn.svm import SVC
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from ._base import _encode_in_batches, _scaled_tensor
+from ._dcsae import _POSITIVE_OFFSET, _paper_sample
+from ._device import resolve_device
+from ._kit import DonorKit, _check_kit, load_donor_kit
+from ._network import MultiHeadEncoder
+from ._validation import flatten_images, output_dtype
+
+__all__ = ["RecipientLabeler"]
+
+
+def _classifier_has(attr: str):
+    """``available_if`` check: the (fitted, or else the configured) classifier has ``attr``."""
+
+    def check(self) -> bool:
+        if hasattr(self, "classifier_"):
+            getattr(self.classifier_, attr)
+        else:
+            getattr(self.classifier if self.classifier is not None else SVC(), attr)
+        return True
+
+    return check
+
+
+class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
+    """Recipient side of DC-SAE: label images with a donor kit.
+
+    ``fit()`` loads and verifies the kit (see :func:`skdcsae.load_donor_kit`), rebuilds the
+    donor's encoder from its plain-data weights and trains ``classifier`` on the donor's latent
+    features. ``predict(X)`` encodes the recipient's images with that encoder -- in batches,
+    with the donor's preprocessing -- and classifies the features. The recipient never sees a
+    donor image and needs no GPU.
+
+    Parameters
+    ----------
+    kit : str, path-like or DonorKit, default=None
+        The donor kit file (or a loaded :class:`~skdcsae.DonorKit`). Required; the default
+        exists for scikit-learn's API only.
+    classifier : estimator, default=None
+        Any scikit-learn classifier, cloned and trained on the kit's features. None means
+        ``SVC()`` (the paper's choice).
+    device : str, default="auto"
+        Where the encoder runs: ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``,
+        ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    batch_size : int, default=256
+        Images encoded at a time. Only one batch is converted to float at once, so memory
+        does not grow with the number of images.
+    key : str or bytes, default=None
+        Shared secret: the kit's HMAC-SHA256 signature must verify with it, and unsigned kits
+        are refused. Like every parameter it shows in ``get_params()`` and the estimator's
+        ``repr``: do not log those when the key is secret.
+    range_tolerance : float or None, default=0.1
+        For image kits (min-max preprocessing), refuse images whose values leave the donor's
+        input range by more than this fraction of its width, or that look rescaled to [0, 1]
+        while the donor's images were not (e.g. uint8 0-255). None switches the check off.
+
+    Attributes
+    ----------
+    kit_ : DonorKit
+        The verified kit.
+    encoder_ : torch.nn.Module
+        The rebuilt encoder, in eval mode on ``device_``.
+    classifier_ : estimator
+        The classifier trained on the kit's features.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (from the kit).
+    n_features_in_ : int
+        Values per image the encoder takes (``C * H * W``).
+    image_shape_ : tuple of int or None
+        ``(C, H, W)`` the encoder takes, or None for a tabular kit.
+    device_ : str
+        The device the encoder runs on.
+
+    See Also
+    --------
+    skdcsae.DCSAETransformer.export_donor_kit : how the donor makes the kit.
+    skdcsae.load_donor_kit : load and inspect a kit.
+
+    Notes
+    -----
+    ``fit(X, y)`` accepts recipient data for API compatibility (so that ``cross_val_score``
+    and ``GridSearchCV`` can evaluate a kit on labelled recipient data) but trains only on the
+    kit: ``X`` is checked against the kit's input shape, and ``y`` is ignored.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_digits
+    >>> from skdcsae import DCSAETransformer, RecipientLabeler
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> X = X.reshape(-1, 8, 8)
+    >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
+    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          random_state=0).fit(X[:100], y[:100])
+    >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
+    >>> _ = donor.export_donor_kit(path, X[:100], y[:100])
+    >>> recipient = RecipientLabeler(path, device="cpu").fit()
+    >>> recipient.predict(X[100:105]).shape
+    (5,)
+    >>> bool(recipient.score(X[100:], y[100:]) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "kit": [str, os.PathLike, DonorKit, None],
+        "classifier": [HasMethods(["fit", "predict"]), None],
+        "device": [str, torch.device, None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "key": [str, bytes, None],
+        "range_tolerance": [Interval(Real, 0, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        kit=None,
+        classifier=None,
+        *,
+        device="auto",
+        batch_size=256,
+        key=None,
+        range_tolerance=0.1,
+    ):
+        self.kit = kit
+        self.classifier = classifier
+        self.device = device
+        self.batch_size = batch_size
+        self.key = key
+        self.range_tolerance = range_tolerance
+
+    # --- fitting ----------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X=None, y=None):
+        """Load and verify the kit, rebuild the encoder and train the classifier on the kit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W), default=None
+            Optional recipient images: only checked against the kit's input shape and range.
+        y : None
+            Ignored; the classifier learns from the kit's labelled features only.
+
+        Returns
+        -------
+        self : RecipientLabeler
+            The fitted labeler.
+        """
+        if self.kit is None:
+            raise ValueError(
+                "RecipientLabeler needs a donor kit: RecipientLabeler(kit='donor_kit.joblib'), "
+                "or a DonorKit returned by load_donor_kit / export_donor_kit."
+            )
+        if isinstance(self.kit, DonorKit):
+            kit = _check_kit(self.kit, key=self.key)
+        else:
+            kit = load_donor_kit(self.kit, key=self.key)
+        device = resolve_device(self.device)
+        encoder = MultiHeadEncoder(kit.encoder_config)
+        encoder.load_state_dict(
+            {name: torch.from_numpy(np.array(w)) for name, w in kit.encoder_weights.items()},
+            strict=True,
+        )
+        encoder.to(device).eval()
+        classifier = SVC() if self.classifier is None else clone(self.classifier)
+        classifier.fit(kit.features, kit.labels)
+
+        self.kit_ = kit
+        self.encoder_ = encoder
+        self.device_ = device
+        self.classifier_ = classifier
+        self.classes_ = classifier.classes_
+        self.n_features_in_ = kit.n_features_in
+        self.image_shape_ = kit.image_shape
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            check_classification_targets(y)
+        if X is not None:
+            X = self._check_X(X)
+        if y is not None:
+            self._check_y(X, y)
+        return self
+
+    def _check_y(self, X, y) -> None:
+        """Labels passed to ``fit`` are not learned from, but must make sense with the kit."""
+        if X is not None:
+            check_consistent_length(X, y)
+        unknown = ~np.isin(y, self.classes_)
+        if np.any(unknown):
+            raise ValueError(
+                f"y has labels {np.unique(y[unknown])[:5]!r} that the donor kit does not know "
+                f"(its classes are {self.classes_!r}); the labeler can only predict the kit's "
+                "classes. Map your labels to the kit's, or leave y out."
+            )
+
+    # --- input checks -----------------------------------------------------------------------
+    def _check_X(self, X):
+        """Flatten and validate recipient images against the kit; no float copy of X."""
+        kit = self.kit_
+        expected = kit.image_shape
+        ndim = len(X.shape) if hasattr(X, "shape") and not sparse.issparse(X) else None
+        if ndim in (3, 4):
+            found = (1, *X.shape[1:]) if ndim == 3 else tuple(X.shape[1:])
+            found = tuple(int(s) for s in found)
+            if expected is None:
+                raise ValueError(
+                    f"X holds images of shape {found} but this kit's encoder is for tabular "
+                    f"data with {kit.n_features_in} features per row."
+                )
+            if found != expected:
+                raise ValueError(_shape_message(found, expected))
+        X, _ = flatten_images(X, expected)
+        # Numeric, finite, dense, 2-d, non-empty; keeps uint8/float32 as they are (no copy).
+        X = check_array(X, dtype="numeric", estimator=self, input_name="X")
+        if X.shape[1] != kit.n_features_in:
+            what = (
+                f"images of shape (C, H, W) = {expected}, flattened"
+                if expected is not None
+                else "tabular rows"
+            )
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{kit.n_features_in} features as input: the kit's encoder takes {what}. Pass "
+                "data of the donor's shape (same image size and channel count)."
+            )
+        self._check_range(X)
+        return X
+
+    def _check_range(self, X: np.ndarray) -> None:
+        kit = self.kit_
+        if self.range_tolerance is None or kit.scaling != "minmax" or X.size == 0:
+            return
+        lo, hi = kit.input_range
+        span = hi - lo
+        tol = self.range_tolerance * (span if span > 0 else max(1.0, abs(hi)))
+        xmin, xmax = float(X.min()) + 0.0, float(X.max()) + 0.0  # + 0.0: no "-0" in messages
+        if xmin < lo - tol or xmax > hi + tol:
+            if hi <= 1.0 + tol and xmax > 1.0 + tol:
+                hint = (
+                    "The donor's images were scaled to [0, 1]: divide uint8 images by 255 "
+                    "(X / 255.0)."
+                )
+            else:
+                hint = "Rescale X to the donor's range (or check that the images match)."
+            raise ValueError(
+                f"X has values in [{xmin:g}, {xmax:g}] but the kit's encoder was trained on "
+                f"images in [{lo:g}, {hi:g}] (tolerance {self.range_tolerance:g} of the range). "
+                f"{hint} Set range_tolerance=None to skip this check."
+            )
+        if span > 2.0 and xmin >= 0.0 and xmax <= 1.0 and self._has_fractions(X):
+            raise ValueError(
+                f"X looks scaled to [0, 1] (values in [{xmin:g}, {xmax:g}]) but the kit's "
+                f"encoder was trained on the donor's values in [{lo:g}, {hi:g}]. Pass images in "
+                f"the donor's units (for 0-255 images: the original uint8 array), or multiply X "
+                f"by {hi:g}. Set range_tolerance=None to skip this check."
+            )
+
+    def _has_fractions(self, X: np.ndarray) -> bool:
+        if X.dtype.kind != "f":
+            return False
+        for start in range(0, X.shape[0], self.batch_size):
+            batch = X[start : start + self.batch_size]
+            if np.any(batch != np.floor(batch)):
+                return True
+        return False
+
+    # --- encoding ---------------------------------------------------------------------------
+    def _features(self, X) -> np.ndarray:
+        """Latent features of validated rows, as the donor's transformer computes them."""
+        kit = self.kit_
+        shape = kit.image_shape if kit.image_shape is not None else (kit.n_features_in,)
+
+        def to_tensor(batch):
+            return _scaled_tensor(batch, kit.input_offset, kit.input_scale, shape)
+
+        mus, logvars = _encode_in_batches(
+            self.encoder_, X, to_tensor, self.device_, batch_size=self.batch_size
+        )
+        if kit.feature_mode == "paper":
+            return _paper_sample(
+                kit.sampling_seed, mus[:, 1], logvars[:, 1], offset=_POSITIVE_OFFSET
+            )
+        return mus.reshape(mus.shape[0], -1)
+
+    def transform(self, X):
+        """Encode recipient images into the kit's feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images (uint8 or float) of the donor's shape.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_out)
+            All heads' means (``"means"`` kits) or positive-head samples (``"paper"`` kits),
+            exactly what the donor's transformer gives for the same images. float32 for
+            float32 input, float64 otherwise.
+        """
+        check_is_fitted(self, "encoder_")
+        dtype = output_dtype(X)
+        return self._features(self._check_X(X)).astype(dtype, copy=False)
+
+    # --- prediction -------------------------------------------------------------------------
+    def predict(self, X):
+        """Label recipient images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images of the donor's shape.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted classes.
+        """
+        features = self.transform(X)
+        return self.classifier_.predict(features)
+
+    @available_if(_classifier_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities, when the classifier has ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
+        """
+        features = self.transform(X)
+        return self.classifier_.predict_proba(features)
+
+    @available_if(_classifier_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities, when the classifier has ``predict_log_proba``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        features = self.transform(X)
+        return self.classifier_.predict_log_proba(features)
+
+    @available_if(_classifier_has("decision_function"))
+    def decision_function(self, X):
+        """Decision scores, when the classifier has ``decision_function``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The classifier's decision scores.
+        """
+        features = self.transform(X)
+        return self.classifier_.decision_function(features)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.target_tags.required = False
+        tags.non_deterministic = False
+        return tags
+
+
+def _shape_message(found: tuple, expected: tuple) -> str:
+    (c, h, w), (ec, eh, ew) = found, expected
+    fixes = []
+    if c != ec:
+        if ec == 1:
+            fixes.append(f"convert the {c}-channel images to grayscale")
+        else:
+            fixes.append(f"give the images {ec} channels (e.g. repeat a grayscale channel)")
+    if (h, w) != (eh, ew):
+        fixes.append(f"resize them to {eh}x{ew}")
+    return (
+        f"X has images of shape (C, H, W) = {found} but the kit's encoder expects {expected}: "
+        f"{' and '.join(fixes)}."
+    )

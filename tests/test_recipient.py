@@ -1,0 +1,297 @@
+"""RecipientLabeler: labelling recipient images from a donor kit."""
+
+import pickle
+import tracemalloc
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdcsae import DCSAETransformer, RecipientLabeler, load_donor_kit
+
+from .conftest import FAST_MLP
+from .kit_helpers import digits_images, train_donor
+
+
+@pytest.fixture(scope="module")
+def digits_kit(tmp_path_factory):
+    """A conv donor on 60 digit images per class; the kit path; all images and labels."""
+    X, y = digits_images()
+    donor = np.concatenate([np.flatnonzero(y == c)[:60] for c in (0, 1)])
+    rest = np.setdiff1d(np.arange(len(y)), donor)
+    est = train_donor(X[donor], y[donor], max_epochs=10)
+    path = tmp_path_factory.mktemp("kit") / "digits.joblib"
+    est.export_donor_kit(path, X[donor], y[donor])
+    return est, path, X, y, donor, rest
+
+
+def _labeler(path, **params):
+    return RecipientLabeler(path, **{"device": "cpu", **params}).fit()
+
+
+# --- the round trip ------------------------------------------------------------------------------
+def test_recipient_computes_the_donors_features_and_labels(digits_kit):
+    est, path, X, y, donor, rest = digits_kit
+    pipe = Pipeline([("dcsae", est), ("svc", SVC())])
+    pipe.named_steps["svc"].fit(est.transform(X[donor]), y[donor])
+    labeler = _labeler(path)
+    np.testing.assert_allclose(labeler.transform(X[rest]), est.transform(X[rest]), atol=1e-6)
+    np.testing.assert_array_equal(labeler.predict(X[rest]), pipe.predict(X[rest]))
+    assert labeler.score(X[rest], y[rest]) == pipe.score(X[rest], y[rest]) > 0.9
+    np.testing.assert_array_equal(labeler.classes_, [0, 1])
+    assert labeler.n_features_in_ == 64 and labeler.image_shape_ == (1, 8, 8)
+    assert labeler.device_ == "cpu" and not labeler.encoder_.training
+    assert not hasattr(labeler.encoder_, "decoder")
+
+
+def test_same_labels_for_every_input_form(digits_kit):
+    _, path, X, _, _, rest = digits_kit
+    labeler = _labeler(path)
+    images = X[rest]
+    expected = labeler.predict(images)
+    forms = {
+        "flat rows": images.reshape(len(images), -1),
+        "(n, C, H, W)": images[:, None],
+        "uint8": images.astype(np.uint8),
+        "float32": images.astype(np.float32),
+        "list of lists": images.reshape(len(images), -1).tolist(),
+        "Fortran-ordered": np.asfortranarray(images.reshape(len(images), -1)),
+    }
+    for name, form in forms.items():
+        np.testing.assert_array_equal(labeler.predict(form), expected, err_msg=name)
+    assert labeler.transform(images.astype(np.float32)).dtype == np.float32
+    assert labeler.transform(images.astype(np.uint8)).dtype == np.float64
+    np.testing.assert_array_equal(labeler.fit_transform(images), labeler.transform(images))
+
+
+def test_batch_size_does_not_change_the_features(digits_kit):
+    _, path, X, _, _, rest = digits_kit
+    whole = _labeler(path, batch_size=1024).transform(X[rest])
+    for batch_size in (1, 7, 64):
+        np.testing.assert_allclose(
+            _labeler(path, batch_size=batch_size).transform(X[rest]), whole, atol=1e-6
+        )
+
+
+def test_encoding_never_converts_all_images_to_float(tmp_path):
+    """Memory stays at a batch's worth: no float copy of the whole (uint8) X is ever made."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 40)
+    X = (rng.integers(0, 128, (80, 28, 28)) + 127 * y[:, None, None]).astype(np.uint8)
+    est = DCSAETransformer(
+        conv_channels=(4,), dense_sizes=(8,), max_epochs=1, device="cpu", random_state=0
+    ).fit(X, y)
+    est.export_donor_kit(tmp_path / "k.joblib", X, y)
+    labeler = _labeler(tmp_path / "k.joblib", batch_size=128)
+    recipient = rng.integers(0, 256, (6000, 28, 28)).astype(np.uint8)
+    float32_copy = recipient.size * 4  # 18.8 MB
+    tracemalloc.start()
+    try:
+        labeler.predict(recipient)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < float32_copy / 4, f"peak {peak:,} bytes"
+
+
+# --- bad recipient data ---------------------------------------------------------------------------
+def test_wrong_shapes_and_channels_are_explained(digits_kit, tmp_path):
+    _, path, X, _, _, rest = digits_kit
+    labeler = _labeler(path)
+    rgb = np.repeat(X[rest][:, None], 3, axis=1)
+    with pytest.raises(ValueError, match=r"\(3, 8, 8\) but .* expects \(1, 8, 8\).*grayscale"):
+        labeler.predict(rgb)
+    with pytest.raises(ValueError, match=r"\(1, 7, 7\) but .* expects \(1, 8, 8\).*resize"):
+        labeler.predict(X[rest][:, :7, :7])
+    with pytest.raises(ValueError, match=r"grayscale and resize them to 8x8"):
+        labeler.predict(np.zeros((2, 3, 9, 9)))
+    with pytest.raises(ValueError, match="X has 50 features, but RecipientLabeler is expecting 64"):
+        labeler.predict(X[rest].reshape(len(rest), -1)[:, :50])
+    with pytest.raises(ValueError, match="2D array"):
+        labeler.predict(X[rest][0].ravel())
+    with pytest.raises(ValueError, match="0 sample"):
+        labeler.predict(np.zeros((0, 8, 8)))
+    with pytest.raises(ValueError, match="NaN"):
+        labeler.predict(np.full((2, 8, 8), np.nan))
+    with pytest.raises(ValueError, match=r"X has 4 features, but .* expecting 64"):  # at fit too
+        RecipientLabeler(path, device="cpu").fit(np.zeros((3, 4)))
+    tabular = make_blobs(n_samples=60, n_features=4, centers=2, random_state=0)
+    est = DCSAETransformer(**{**FAST_MLP, "random_state": 0}).fit(*tabular)
+    est.export_donor_kit(tmp_path / "tab.joblib", *tabular)
+    with pytest.raises(ValueError, match="tabular data with 4 features"):
+        _labeler(tmp_path / "tab.joblib").predict(np.zeros((2, 2, 2)))
+
+
+def test_values_outside_the_donors_range_are_explained(tmp_path):
+    X, y = digits_images()
+    X255 = (X * 255 / 16).round().astype(np.uint8)  # the donor's images: uint8 0-255
+    est = train_donor(X255[:120], y[:120])
+    est.export_donor_kit(tmp_path / "u8.joblib", X255[:120], y[:120])
+    labeler = _labeler(tmp_path / "u8.joblib")
+    rest = X255[120:]
+    labeler.predict(rest)
+    with pytest.raises(ValueError, match=r"looks scaled to \[0, 1\].*\[0, 255\].*uint8"):
+        labeler.predict(rest / 255.0)
+    with pytest.raises(ValueError, match=r"values in \[-255, 0\] but .* \[0, 255\]"):
+        labeler.predict(-rest.astype(float))
+    assert len(_labeler(tmp_path / "u8.joblib", range_tolerance=None).predict(rest / 255.0)) == len(
+        rest
+    )
+    # Within the tolerance (10% of the range) is fine: e.g. 270 for a 0-255 donor.
+    labeler.predict(np.clip(rest.astype(float) * 1.05, 0, 270))
+    # Dark uint8 images are not mistaken for [0, 1] floats (they have no fractions).
+    labeler.predict(np.minimum(rest, 1))
+
+    # The other way round: the donor used [0, 1] floats, the recipient passes uint8.
+    est01 = train_donor(X255[:120] / 255.0, y[:120])
+    est01.export_donor_kit(tmp_path / "01.joblib", X255[:120] / 255.0, y[:120])
+    with pytest.raises(ValueError, match=r"\[0, 255\] but .* \[0, 1\].*divide uint8 .* by 255"):
+        _labeler(tmp_path / "01.joblib").predict(rest)
+
+
+# --- the classifier ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "classifier, has_proba, has_decision",
+    [
+        (None, False, True),
+        (KNeighborsClassifier(3), True, False),
+        (LogisticRegression(), True, True),
+    ],
+)
+def test_methods_follow_the_classifier(digits_kit, classifier, has_proba, has_decision):
+    _, path, X, y, _, rest = digits_kit
+    unfitted = RecipientLabeler(path, classifier, device="cpu")
+    assert hasattr(unfitted, "predict_proba") is has_proba
+    assert hasattr(unfitted, "decision_function") is has_decision
+    labeler = clone(unfitted).fit()
+    assert hasattr(labeler, "predict_proba") is has_proba
+    assert hasattr(labeler, "predict_log_proba") is hasattr(
+        labeler.classifier_, "predict_log_proba"
+    )
+    assert hasattr(labeler, "decision_function") is has_decision
+    if has_proba:
+        proba = labeler.predict_proba(X[rest])
+        assert proba.shape == (len(rest), 2)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+        if hasattr(labeler, "predict_log_proba"):
+            np.testing.assert_allclose(labeler.predict_log_proba(X[rest]), np.log(proba), atol=1e-6)
+    if has_decision:
+        assert labeler.decision_function(X[rest]).shape == (len(rest),)
+    assert labeler.score(X[rest], y[rest]) > 0.8
+    if classifier is not None:  # cloned, never fitted in place
+        assert labeler.classifier_ is not classifier
+        assert not hasattr(classifier, "classes_")
+    else:
+        assert isinstance(labeler.classifier_, SVC)
+
+
+def test_kit_object_path_and_string_path_agree(digits_kit):
+    _, path, X, _, _, rest = digits_kit
+    by_path = _labeler(path).predict(X[rest])
+    np.testing.assert_array_equal(_labeler(str(path)).predict(X[rest]), by_path)
+    np.testing.assert_array_equal(_labeler(load_donor_kit(path)).predict(X[rest]), by_path)
+
+
+def test_fit_learns_only_from_the_kit(digits_kit):
+    _, path, X, y, _, rest = digits_kit
+    plain = _labeler(path).predict(X[rest])
+    flipped = RecipientLabeler(path, device="cpu").fit(X[rest], 1 - y[rest])
+    np.testing.assert_array_equal(flipped.predict(X[rest]), plain)
+    with pytest.raises(ValueError, match=r"labels .*7.* that the donor kit does not know"):
+        RecipientLabeler(path, device="cpu").fit(X[rest], np.full(len(rest), 7))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        RecipientLabeler(path, device="cpu").fit(X[rest], y[rest][:-1])
+    with pytest.raises(ValueError, match="Unknown label type"):
+        RecipientLabeler(path, device="cpu").fit(X[rest], np.linspace(0, 1, len(rest)))
+
+
+def test_unfitted_and_missing_kit(digits_kit):
+    _, path, X, _, _, _ = digits_kit
+    for method in ("predict", "transform", "decision_function", "score"):
+        args = (X[:3], [0, 1, 0]) if method == "score" else (X[:3],)
+        with pytest.raises(NotFittedError):
+            getattr(RecipientLabeler(path), method)(*args)
+    with pytest.raises(ValueError, match="needs a donor kit"):
+        RecipientLabeler().fit()
+    with pytest.raises(FileNotFoundError):
+        RecipientLabeler(path.parent / "missing.joblib").fit()
+    with pytest.raises(ValueError, match="Unknown device"):
+        RecipientLabeler(path, device="tpu").fit()
+    with pytest.raises(ValueError, match="batch_size"):
+        RecipientLabeler(path, batch_size=0).fit()
+    with pytest.raises(ValueError, match="kit"):
+        RecipientLabeler(kit=42).fit()
+
+
+def test_pickle_clone_and_model_selection(digits_kit):
+    _, path, X, y, _, rest = digits_kit
+    labeler = _labeler(path)
+    restored = pickle.loads(pickle.dumps(labeler))
+    np.testing.assert_array_equal(restored.predict(X[rest]), labeler.predict(X[rest]))
+    assert clone(labeler).get_params()["kit"] == path
+    # Evaluate the kit on labelled recipient data, tuning only the recipient's classifier.
+    search = GridSearchCV(
+        RecipientLabeler(path, SVC(), device="cpu"), {"classifier__C": [0.1, 10.0]}, cv=3
+    )
+    search.fit(X[rest], y[rest])
+    assert search.best_params_["classifier__C"] in (0.1, 10.0) and search.best_score_ > 0.8
+    scores = cross_val_score(RecipientLabeler(path, device="cpu"), X[rest], y[rest], cv=3)
+    assert scores.shape == (3,) and scores.min() > 0.8
+
+
+# --- scikit-learn's common checks -----------------------------------------------------------------
+# A labeler is a *pre-trained* model: its encoder takes exactly the kit's number of features and
+# it predicts the kit's classes. The kit below is trained on 3 features and classes {0, 1, 2},
+# the shape of most common checks' data, so those checks run as they would for a real recipient.
+# The checks that feed data of another width cannot apply; each is listed with its reason.
+# (check_classifiers_one_label passes although y is not learned from: this kit labels all of
+# that check's points with the check's single class.)
+_OTHER_WIDTH = (
+    "feeds data with {} features; a donor kit's encoder takes exactly the donor's feature count "
+    "(3 here), so fit/predict refuse it with a clear error"
+)
+EXPECTED_FAILED_CHECKS = {
+    "check_estimators_dtypes": _OTHER_WIDTH.format(5),
+    "check_dtype_object": _OTHER_WIDTH.format(10),
+    "check_fit2d_1sample": _OTHER_WIDTH.format(10),
+    "check_fit2d_1feature": _OTHER_WIDTH.format(1),
+    "check_n_features_in_after_fitting": _OTHER_WIDTH.format(4),
+    "check_positive_only_tag_during_fit": _OTHER_WIDTH.format(4),
+    "check_estimators_overwrite_params": _OTHER_WIDTH.format(2),
+    "check_estimators_fit_returns_self": _OTHER_WIDTH.format(2),
+    "check_readonly_memmap_input": _OTHER_WIDTH.format(2),
+    "check_classifier_data_not_an_array": _OTHER_WIDTH.format(2),
+    "check_classifiers_classes": _OTHER_WIDTH.format(2),
+    "check_classifiers_train": _OTHER_WIDTH.format(2),
+    "check_fit_idempotent": _OTHER_WIDTH.format(2),
+    "check_fit_check_is_fitted": _OTHER_WIDTH.format(2),
+    "check_n_features_in": _OTHER_WIDTH.format(2),
+    "check_methods_subset_invariance": (
+        "float32 inference: the CPU BLAS uses another kernel for 1-3 row batches, so a row "
+        "encoded alone can differ from the same row in a full batch by 1 ulp (~2e-7), above the "
+        "check's atol of 1e-7 (platform dependent; may pass)"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def checks_kit(tmp_path_factory):
+    X, y = make_blobs(n_samples=120, n_features=3, centers=3, random_state=0)
+    est = DCSAETransformer(**{**FAST_MLP, "random_state": 0}).fit(X, y)
+    return est.export_donor_kit(tmp_path_factory.mktemp("checks") / "blobs.joblib", X, y)
+
+
+@parametrize_with_checks(
+    [RecipientLabeler(device="cpu")],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_estimator(estimator, check, checks_kit):
+    check(estimator.set_params(kit=checks_kit))
