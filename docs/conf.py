@@ -78,6 +78,9 @@ html_theme_options = {
     "icon_links": [],
 }
 html_sidebars = {"index": [], "install": [], "quickstart": [], "changelog": []}
+html_theme_options["secondary_sidebar_items"] = {
+    "auto_examples/*": [],  # the examples' outputs need the width
+}
 html_show_sourcelink = False
 
 # --- pages generated at build time ----------------------------------------------------------

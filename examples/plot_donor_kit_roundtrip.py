@@ -18,6 +18,7 @@ model.
 import os
 import pickle
 import tempfile
+import textwrap
 
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay
@@ -68,9 +69,10 @@ print(f"recipient images labelled: {len(predicted)}")
 # %%
 # Only for this example do we know the recipient's true labels, so we can score them.
 print(f"recipient accuracy: {np.mean(predicted == y_recipient_truth):.3f}")
-ConfusionMatrixDisplay.from_predictions(
+display = ConfusionMatrixDisplay.from_predictions(
     y_recipient_truth, predicted, display_labels=["3", "8"], colorbar=False
-).ax_.set_title("Recipient labels from the donor kit")
+)
+_ = display.ax_.set_title("Recipient labels from the donor kit")
 
 # %%
 # The kit is the donor's model, not an approximation of it: its features equal what the
@@ -86,7 +88,7 @@ print("same labels as an SVC on the donor's own transform:", np.array_equal(in_h
 try:
     load_donor_kit(kit_path, key="another secret")
 except DonorKitError as exc:
-    print("refused:", str(exc).split(": ", 1)[1])
+    print(textwrap.fill("refused: " + str(exc).split(": ", 1)[1], width=80))
 
 # %%
 # Refused: a hostile pickle
@@ -109,4 +111,4 @@ with open(hostile_path, "wb") as f:
 try:
     load_donor_kit(hostile_path)
 except DonorKitError as exc:
-    print("refused:", str(exc).split(": ", 1)[1])
+    print(textwrap.fill("refused: " + str(exc).split(": ", 1)[1], width=80))
