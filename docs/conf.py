@@ -77,7 +77,21 @@ html_theme_options = {
     # Offline build: no icons or version switchers fetched from the network.
     "icon_links": [],
 }
-html_sidebars = {"index": [], "install": [], "quickstart": [], "changelog": []}
+# Top-level pages have no section navigation: give their width to the text.
+html_sidebars = {
+    page: []
+    for page in (
+        "index",
+        "install",
+        "quickstart",
+        "user_guide",
+        "donor_kit",
+        "baselines",
+        "benchmarks",
+        "cli",
+        "changelog",
+    )
+}
 html_theme_options["secondary_sidebar_items"] = {
     "auto_examples/*": [],  # the examples' outputs need the width
 }
