@@ -130,38 +130,120 @@ def _cli_reference() -> str:
     return "\n".join(parts) + "\n"
 
 
+_MD_HEADING = {1: "~", 2: "^", 3: '"'}
+
+
+def _md_inline(text: str) -> str:
+    text = re.sub(r"`([^`]+)`", r"``\1``", text)
+    return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"`\1 <\2>`__", text)
+
+
+def _md_table(rows: list[str]) -> list[str]:
+    cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
+    header, body = cells[0], [r for r in cells[2:]]
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for row in [header, *body]:
+        row = row + [""] * (len(header) - len(row))
+        out.append("   * - " + _md_inline(row[0]))
+        out += ["     - " + _md_inline(c) for c in row[1 : len(header)]]
+    return [*out, ""]
+
+
+def _markdown_to_rst(md: str) -> str:
+    """The small Markdown subset the benchmark report writes: headings, lists, pipe tables."""
+    out, lines, i = [], md.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        heading = re.match(r"^(#{1,3})\s+(.*)$", line)
+        if heading:
+            text = _md_inline(heading.group(2).strip())
+            out += [text, _MD_HEADING[len(heading.group(1))] * len(text), ""]
+        elif line.lstrip().startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].lstrip().startswith("|"):
+                j += 1
+            out += ["", *_md_table(lines[i:j])]
+            i = j
+            continue
+        else:
+            out.append(_md_inline(line))
+        i += 1
+    return "\n".join(out) + "\n"
+
+
+def _rst_is_clean(rst: str) -> bool:
+    """Whether docutils parses ``rst`` (in this page's heading context) without a warning."""
+    import docutils.core
+    import docutils.nodes
+
+    text = f"Page\n====\n\nSection\n-------\n\n{rst}\n\nNext\n----\n\nText.\n"
+    try:
+        tree = docutils.core.publish_doctree(
+            text, settings_overrides={"report_level": 5, "halt_level": 5, "warning_stream": False}
+        )
+    except Exception:
+        return False
+    return not any(m["level"] >= 2 for m in tree.findall(docutils.nodes.system_message))
+
+
 def _benchmark_results() -> str:
-    """Every committed ``benchmarks/results/*.md`` and ``*.png``, or a note that there are none."""
+    """Every committed ``benchmarks/results/*.md`` and ``*.png``, or a note that there are none.
+
+    Markdown tables are converted to reStructuredText; a file the converter cannot render
+    cleanly is shown verbatim instead, so a new report format never breaks the build.
+    """
     results = ROOT / "benchmarks" / "results"
     md = sorted(results.glob("*.md")) if results.is_dir() else []
     png = sorted(results.glob("*.png")) if results.is_dir() else []
     if not md and not png:
         return (
             ".. note::\n\n"
-            "   No benchmark results are committed in this checkout yet. They appear here, "
-            "verbatim, as soon as ``benchmarks/results/*.md`` (tables) and "
+            "   No benchmark reports are committed in this checkout yet. They appear here "
+            "as soon as ``benchmarks/results/*.md`` (tables) and "
             "``benchmarks/results/*.png`` (figures) exist; see :ref:`regenerate-benchmarks`.\n"
         )
     parts = []
     for path in png:
+        title = f"Figure: ``benchmarks/results/{path.name}``"
         parts += [
-            f".. figure:: /../benchmarks/results/{path.name}",
-            "   :width: 100%",
+            title,
+            "-" * len(title),
             "",
-            f"   ``benchmarks/results/{path.name}``",
+            f".. image:: /../benchmarks/results/{path.name}",
+            "   :width: 100%",
             "",
         ]
     for path in md:
         title = f"``benchmarks/results/{path.name}``"
+        parts += [title, "-" * len(title), ""]
+        rst = _markdown_to_rst(path.read_text(encoding="utf-8"))
+        if _rst_is_clean(rst):
+            parts += [rst, ""]
+        else:
+            parts += [
+                f".. literalinclude:: /../benchmarks/results/{path.name}",
+                "   :language: text",
+                "",
+            ]
+    return "\n".join(parts) + "\n"
+
+
+def _benchmark_scripts() -> str:
+    """Each ``benchmarks/*.py`` with its module docstring (its usage, as the script says it)."""
+    import ast
+
+    parts = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         parts += [
-            title,
-            "~" * len(title),
+            f"``benchmarks/{path.name}``",
             "",
-            f".. literalinclude:: /../benchmarks/results/{path.name}",
-            "   :language: text",
+            ".. code-block:: text",
+            "",
+            _indent(doc or "(no docstring)"),
             "",
         ]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts) + "\n" if parts else "No benchmark scripts in this checkout.\n"
 
 
 def _public_names() -> dict[str, list[str]]:
@@ -178,6 +260,7 @@ def _public_names() -> dict[str, list[str]]:
 with contextlib.redirect_stdout(io.StringIO()):
     _write_if_changed(GENERATED / "cli_help.inc", _cli_reference())
 _write_if_changed(GENERATED / "benchmark_results.inc", _benchmark_results())
+_write_if_changed(GENERATED / "benchmark_scripts.inc", _benchmark_scripts())
 
 
 def _check_api_reference(app) -> None:
