@@ -111,6 +111,20 @@ def _indent(text: str, prefix: str = "   ") -> str:
     return "\n".join(prefix + line if line.strip() else "" for line in text.splitlines())
 
 
+def _wrap_help(text: str, width: int = 88) -> str:
+    """Wrap the long lines a raw-description formatter leaves, keeping their indentation."""
+    import textwrap
+
+    lines = []
+    for line in text.splitlines():
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        lines += textwrap.wrap(line, width, initial_indent="", subsequent_indent=indent)
+    return "\n".join(lines)
+
+
 def _cli_reference() -> str:
     """The ``--help`` of ``skdcsae`` and of every subcommand, from the real parser."""
     import argparse
@@ -120,13 +134,13 @@ def _cli_reference() -> str:
     os.environ["COLUMNS"] = "88"  # argparse wraps at $COLUMNS: keep the build deterministic
     parser = _build_parser()
     parts = ["``skdcsae --help``", "-" * 20, "", ".. code-block:: text", ""]
-    parts += [_indent(parser.format_help()), ""]
+    parts += [_indent(_wrap_help(parser.format_help())), ""]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 title = f"``skdcsae {name}``"
                 parts += [title, "-" * len(title), "", ".. code-block:: text", ""]
-                parts += [_indent(sub.format_help()), ""]
+                parts += [_indent(_wrap_help(sub.format_help())), ""]
     return "\n".join(parts) + "\n"
 
 
