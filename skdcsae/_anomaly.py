@@ -427,6 +427,13 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
             ``threshold_ - error`` when ``pos_label_`` is ``classes_[1]`` and
             ``error - threshold_`` otherwise, so that positive scores mean ``classes_[1]``,
             as scikit-learn's binary classifiers do.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         check_is_fitted(self, "vae_")
         margin = self.threshold_ - self.vae_.transform(X)[:, 0].astype(np.float64)
@@ -444,6 +451,13 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         check_is_fitted(self, "vae_")
         errors = self.vae_.transform(X)[:, 0].astype(np.float64)

@@ -315,6 +315,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         -------
         X_new : ndarray
             Training features.
+
+        Raises
+        ------
+        ValueError
+            For the reasons :meth:`fit` gives.
         """
         self.fit(X, y)
         if self.feature_mode != "paper":
@@ -362,6 +367,19 @@ class DCSAETransformer(_BaseLatentTransformer):
         -------
         kit : DonorKit
             What was written (the same as loading the file back).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is False.
+        TypeError
+            If ``overwrite`` is not a bool.
+        ValueError
+            If ``y`` is missing, differs in length from ``X``, has labels the transformer
+            was not fitted on or lacks one of its classes, or ``X`` does not match the
+            fitted input shape.
 
         Notes
         -----

@@ -164,6 +164,17 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self : RecipientLabeler
             The fitted labeler.
+
+        Raises
+        ------
+        DonorKitError
+            If the kit file is not a valid, intact donor kit, is unsafe to load, or fails
+            its signature check under ``key``.
+        ValueError
+            If no ``kit`` is given, ``y`` has labels the kit does not know, or (when ``X``
+            is given) ``X`` does not have the kit's input shape (image size, channel count or
+            feature count), or, with ``range_tolerance`` set, its values leave the donor's input
+            range or look rescaled to [0, 1].
         """
         if self.kit is None:
             raise ValueError(
@@ -315,6 +326,15 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
             All heads' means (``"means"`` kits) or positive-head samples (``"paper"`` kits),
             exactly what the donor's transformer gives for the same images. float32 for
             float32 input, float64 otherwise.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the kit's input shape (image size, channel count or
+            feature count), or, with ``range_tolerance`` set, its values leave the donor's input
+            range or look rescaled to [0, 1].
         """
         check_is_fitted(self, "encoder_")
         dtype = output_dtype(X)
@@ -333,6 +353,15 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted classes.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the kit's input shape (image size, channel count or
+            feature count), or, with ``range_tolerance`` set, its values leave the donor's input
+            range or look rescaled to [0, 1].
         """
         features = self.transform(X)
         return self.classifier_.predict(features)

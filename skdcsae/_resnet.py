@@ -323,6 +323,13 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         X, _ = self._validate_predict_input(X)
         outputs = self._forward_batches(
@@ -342,6 +349,13 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
             The most probable class of each image.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         check_is_fitted(self, "net_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
