@@ -43,6 +43,11 @@ def get_data_home(data_home=None) -> str:
     data_home : str
         Absolute path of the data home. It exists when the function returns.
 
+    Raises
+    ------
+    OSError
+        If the folder does not exist and cannot be created (e.g. no write permission).
+
     Examples
     --------
     >>> import os, tempfile
