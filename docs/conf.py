@@ -18,6 +18,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 # Document (and run the gallery against) this checkout, not whatever skdcsae is installed.
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS))  # for _gallery_order
 
 import skdcsae
 
@@ -51,6 +52,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
+    "within_subsection_order": "_gallery_order.ExampleOrder",
     "abort_on_example_error": True,
     "doc_module": ("skdcsae",),
     "backreferences_dir": "generated/backreferences",
