@@ -342,6 +342,10 @@ def plan_units(args) -> list[dict]:
     return units
 
 
+def _unit_and_rows(unit: dict) -> tuple[dict, list[dict]]:
+    return unit, run_unit(unit)
+
+
 def cmd_accuracy(args) -> None:
     """Run the planned units (``--workers`` processes), appending rows as each finishes."""
     units = plan_units(args)
@@ -353,10 +357,10 @@ def cmd_accuracy(args) -> None:
         import multiprocessing as mp
 
         pool = mp.get_context("spawn").Pool(args.workers, maxtasksperchild=20)
-        results = pool.imap(run_unit, units)
+        results = pool.imap_unordered(_unit_and_rows, units)  # write each as soon as it ends
     else:
-        pool, results = None, map(run_unit, units)
-    for i, (unit, rows) in enumerate(zip(units, results, strict=True), 1):
+        pool, results = None, map(_unit_and_rows, units)
+    for i, (unit, rows) in enumerate(results, 1):
         append_rows(args.results, rows)
         accs = ", ".join(f"{r['method']}/{r['recipient']} {r['accuracy']:.3f}" for r in rows)
         print(
