@@ -665,6 +665,10 @@ def cmd_report(args) -> None:
         f"- Machine: {info['cpu']}, {info['cores']} cores (shared with other jobs), torch "
         f"{info['torch']}, Python {info['python']}",
     ]
+
+    def epochs(select) -> str:
+        return "/".join(str(e) for e in sorted({r["epochs"] for r in rows if select(r["method"])}))
+
     if rows:
         recipient_names = {
             ("balanced", "A"): "balanced file, recipient A = rest of the train split",
@@ -681,10 +685,11 @@ def cmd_report(args) -> None:
             f"- Settings: deep nets conv_channels={LIGHT['conv_channels']}, "
             f"dense_sizes={LIGHT['dense_sizes']}, batch_size={LIGHT['batch_size']}, "
             f"latent n_components={PAPER['n_components']}, lr={PAPER['lr']}, "
-            f"{rows[0]['epochs'] if rows[0]['method'] != 'ResNet-18 (skyline)' else 50} epochs; "
+            f"epochs {epochs(lambda m: 'ResNet' not in m)}; "
             f"DC-SAE alpha={PAPER['alpha']}, beta={PAPER['beta']}, rho={PAPER['rho']}; VAE and "
             "anomaly VAE: same net, their defaults (alpha=1, kl_weight=1); anomaly VAE threshold "
-            "'balanced_accuracy' on the donor images; ResNet-18 width=16, 30 epochs, batch 16; "
+            "'balanced_accuracy' on the donor images; ResNet-18 width=16, batch 16, epochs "
+            f"{epochs(lambda m: 'ResNet' in m)}; "
             "pixels: PCA(0.95) + SVC. SVC defaults (RBF, C=1) everywhere. Donor: n per class "
             "drawn with numpy default_rng(seed), seeds 0-3.",
             "- Cells: mean ± SEM over seeds; `[k]` = only k of 4 seeds finished; — = not run.",
