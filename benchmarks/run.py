@@ -196,10 +196,13 @@ def dcsae_feature_sets(est, X_donor, y_donor):
     """
     means = est.set_params(feature_mode="means").transform(X_donor)
     Xv, dtype = est._validate_transform_input(X_donor)
-    mus, logvars = est._encode(Xv)
     y_index = np.searchsorted(est.classes_, np.asarray(y_donor).ravel())
-    rows = np.arange(len(y_index))
-    paper = est._sample(mus[rows, y_index], logvars[rows, y_index], offset=0).astype(dtype)
+    if hasattr(est, "_true_head_samples"):  # main after the kit merge
+        paper = est._true_head_samples(Xv, y_index).astype(dtype)
+    else:
+        mus, logvars = est._encode(Xv)
+        rows = np.arange(len(y_index))
+        paper = est._sample(mus[rows, y_index], logvars[rows, y_index], offset=0).astype(dtype)
     return {"means": means, "paper": paper}
 
 
@@ -420,8 +423,11 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
     return (time.perf_counter() - start) / epochs
 
 
-def raw_encode_throughput(est, X: np.ndarray, batch_size: int) -> float:
-    """Images/s of raw ``torch.no_grad()`` inference of ``est``'s encoder (same scaling)."""
+def raw_encode_throughput(est, X: np.ndarray, batch_size: int, svc=None) -> float:
+    """Images/s of raw ``torch.no_grad()`` inference of ``est``'s encoder (same scaling).
+
+    With ``svc``, the features (all heads' means) are also classified, as a labeller does.
+    """
     import torch
 
     module = est.net_.module_
@@ -434,8 +440,83 @@ def raw_encode_throughput(est, X: np.ndarray, batch_size: int) -> float:
             xb = (X[i : i + batch_size].astype(np.float32) - offset) / scale
             mu, _ = module(torch.from_numpy(xb).reshape(-1, 1, 28, 28))
             outs.append(mu.reshape(len(xb), -1).numpy())
-    np.concatenate(outs)
+    feats = np.concatenate(outs)
+    if svc is not None:
+        svc.predict(feats)
     return len(X) / (time.perf_counter() - start)
+
+
+def labeller(mode: str, workdir: Path):
+    """A fitted labelling path on a 1-epoch light DC-SAE (speed does not depend on weights).
+
+    Parameters
+    ----------
+    mode : {"transform", "recipient"}
+        ``transform``: ``DCSAETransformer.transform`` + ``SVC``. ``recipient``:
+        ``RecipientLabeler`` on a donor kit exported by the same transformer.
+    workdir : Path
+        Where the kit file is written.
+
+    Returns
+    -------
+    features, predict : callable
+        Images -> latent features, images -> labels.
+    est : DCSAETransformer
+        The fitted transformer (its module is the raw baseline's encoder).
+    svc : SVC
+        The classifier the path uses.
+    batch_size : int
+        Encoding batch size of the path (the raw baseline uses the same).
+    """
+    from sklearn.svm import SVC
+
+    from skdcsae import DCSAETransformer
+
+    Xd, yd = _synthetic(80)
+    est = DCSAETransformer(**PAPER, **LIGHT, max_epochs=1, device="cpu", random_state=0)
+    feats = est.fit_transform(Xd, yd)
+    if mode == "transform":
+        from skdcsae import _base
+
+        svc = SVC().fit(feats, yd)
+        return (
+            est.transform,
+            lambda X: svc.predict(est.transform(X)),
+            est,
+            svc,
+            _base._INFERENCE_BATCH,
+        )
+    from skdcsae import RecipientLabeler
+
+    path = Path(workdir) / "donor_kit.joblib"
+    est.export_donor_kit(path, Xd, yd, overwrite=True)
+    lab = RecipientLabeler(kit=path, device="cpu").fit()
+    return lab.transform, lab.predict, est, lab.classifier_, lab.batch_size
+
+
+def label_modes() -> list[str]:
+    """``transform`` always; ``recipient`` when this skdcsae has ``RecipientLabeler``."""
+    import skdcsae
+
+    return ["transform"] + (["recipient"] if hasattr(skdcsae, "RecipientLabeler") else [])
+
+
+def library_info() -> str:
+    """Path and git commit of the imported ``skdcsae`` (it may differ from the benchmark's)."""
+    import skdcsae
+
+    root = Path(skdcsae.__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return f"{root}@{commit}"
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -447,39 +528,41 @@ def _median_time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def rss_child(n: int, mode: str, chunk: int) -> dict:
-    """In a fresh process: label ``n`` synthetic images in chunks and report peak RSS (MiB).
+def rss_child(n: int, mode: str) -> dict:
+    """In a fresh process: label ``n`` synthetic uint8 images in one call; peak RSS in MiB.
 
-    The images are generated chunk by chunk (as a recipient reading from disk would), so the
-    measurement is of the labelling path, not of holding N images in memory. ``mode`` is
-    ``transform`` (DCSAETransformer.transform + SVC.predict) or ``recipient``
-    (RecipientLabeler.predict, when available).
+    The ``n`` images are allocated first (``n * 784`` bytes, unavoidable input); the figure that
+    must stay flat in ``n`` is ``overhead_mib`` = peak RSS during labelling - RSS with the
+    input in memory.
     """
     import resource
+    import tempfile
 
     import torch
-    from sklearn.svm import SVC
-
-    from skdcsae import DCSAETransformer
 
     torch.set_num_threads(1)
-    Xd, yd = _synthetic(64)
-    est = DCSAETransformer(**PAPER, **LIGHT, max_epochs=1, device="cpu", random_state=0)
-    svc = SVC().fit(est.fit_transform(Xd, yd), yd)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rng = np.random.default_rng(1)
-    t0 = time.perf_counter()
-    labelled = 0
-    for i in range(0, n, chunk):
-        Xc = rng.integers(0, 256, (min(chunk, n - i), 28, 28), dtype=np.uint8)
-        labelled += len(svc.predict(est.transform(Xc)))
-    elapsed = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    def maxrss() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _, predict, _, _, batch = labeller(mode, Path(tmp))
+        predict(_synthetic(256, seed=5)[0])  # warm-up
+        X = np.random.default_rng(1).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        before = maxrss()
+        t0 = time.perf_counter()
+        labels = predict(X)
+        elapsed = time.perf_counter() - t0
+        peak = maxrss()
     return {
-        "n": n,
-        "labelled": labelled,
-        "rss_before_mib": round(base, 1),
+        "mode": mode,
+        "N": n,
+        "labelled": len(labels),
+        "batch_size": batch,
+        "input_mib": round(X.nbytes / 2**20, 1),
+        "rss_with_input_mib": round(before, 1),
         "peak_rss_mib": round(peak, 1),
+        "overhead_mib": round(peak - before, 1),
         "seconds": round(elapsed, 2),
     }
 
@@ -487,7 +570,6 @@ def rss_child(n: int, mode: str, chunk: int) -> dict:
 def cmd_speed(args) -> None:
     """Run the speed benchmarks; rows already in ``--results`` (same bench + config) are kept."""
     import torch
-    from sklearn.svm import SVC
 
     from skdcsae import DCSAETransformer
 
@@ -535,52 +617,65 @@ def cmd_speed(args) -> None:
             },
         )
 
-    # (2) labelling throughput vs raw no_grad inference of the same encoder.
-    Xd, yd = _synthetic(2 * 40)
-    est = DCSAETransformer(**PAPER, **LIGHT, max_epochs=1, device="cpu", random_state=0)
-    svc = SVC().fit(est.fit_transform(Xd, yd), yd)
+    # (2) labelling throughput vs raw no_grad inference of the same encoder, same batch size.
+    import tempfile
+
+    tmp = tempfile.TemporaryDirectory()
     Xr, _ = _synthetic(args.label_n, seed=2)
-    key = f"label|transform|N={args.label_n}|bs={args.infer_batch}"
-    if key not in done:
-        est.transform(Xr[:1024])  # warm-up
-        raw_encode_throughput(est, Xr[:1024], args.infer_batch)
-        t_ours = _median_time(lambda: est.transform(Xr), args.repeats)
-        t_lab = _median_time(lambda: svc.predict(est.transform(Xr)), args.repeats)
-        raw = float(
-            np.median(
-                [raw_encode_throughput(est, Xr, args.infer_batch) for _ in range(args.repeats)]
-            )
-        )
+    for mode in label_modes():
+        features, predict, est, svc, batch = labeller(mode, Path(tmp.name))
+        key = f"label|{mode}|N={args.label_n}|bs={batch}"
+        if key in done:
+            print("skip", key)
+            continue
+        predict(Xr[:1024])  # warm-up
+        raw_encode_throughput(est, Xr[:1024], batch, svc)
+        t_feat = _median_time(lambda f=features: f(Xr), args.repeats)
+        t_pred = _median_time(lambda p=predict: p(Xr), args.repeats)
+        raw = [raw_encode_throughput(est, Xr, batch) for _ in range(args.repeats)]
+        raw_svc = [raw_encode_throughput(est, Xr, batch, svc) for _ in range(args.repeats)]
+        raw, raw_svc = float(np.median(raw)), float(np.median(raw_svc))
         emit(
             key,
             {
                 "bench": "label_throughput",
-                "what": "DCSAETransformer.transform (RecipientLabeler not on main yet)",
+                "mode": mode,
+                "library": library_info(),
                 "N": args.label_n,
-                "raw_batch": args.infer_batch,
-                "transform_img_per_s": round(len(Xr) / t_ours, 1),
-                "transform_plus_svc_img_per_s": round(len(Xr) / t_lab, 1),
-                "raw_no_grad_img_per_s": round(raw, 1),
-                "ratio_transform_to_raw": round(len(Xr) / t_ours / raw, 3),
+                "batch_size": batch,
+                "features_img_per_s": round(len(Xr) / t_feat, 1),
+                "raw_features_img_per_s": round(raw, 1),
+                "ratio_features": round(len(Xr) / t_feat / raw, 3),
+                "predict_img_per_s": round(len(Xr) / t_pred, 1),
+                "raw_plus_svc_img_per_s": round(raw_svc, 1),
+                "ratio_predict": round(len(Xr) / t_pred / raw_svc, 3),
             },
         )
 
-    # (3) peak RSS of labelling N images, each N in a fresh subprocess.
-    for n in args.rss_n:
-        key = f"rss|transform|N={n}|chunk={args.rss_chunk}"
-        if key in done:
-            print("skip", key)
-            continue
-        code = (
-            f"import json,sys; sys.path.insert(0, {str(HERE)!r}); from run import rss_child; "
-            f"print(json.dumps(rss_child({n}, 'transform', {args.rss_chunk})))"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout
-        emit(
-            key, {"bench": "label_rss", "chunk": args.rss_chunk, **json.loads(out.splitlines()[-1])}
-        )
+    # (3) peak RSS of labelling N images in one call, each N in a fresh subprocess.
+    for mode in label_modes():
+        for n in args.rss_n:
+            key = f"rss|{mode}|N={n}"
+            if key in done:
+                print("skip", key)
+                continue
+            code = (
+                "import json; from run import rss_child; "
+                f"print(json.dumps(rss_child({n}, {mode!r})))"
+            )
+            # cwd=HERE: "-c" puts the cwd first on sys.path, so a checkout's own skdcsae must not
+            # shadow the one PYTHONPATH selects.
+            out = subprocess.run(
+                [sys.executable, "-c", code], cwd=HERE, capture_output=True, text=True, check=True
+            ).stdout
+            emit(
+                key,
+                {
+                    "bench": "label_rss",
+                    **json.loads(out.splitlines()[-1]),
+                    "library": library_info(),
+                },
+            )
 
     # (4) scaling: fit seconds vs donor size (light net), labelling seconds vs recipient size.
     for n in args.scale_fit_n:
@@ -602,16 +697,25 @@ def cmd_speed(args) -> None:
                 "s_per_epoch": round(t / args.fit_epochs, 3),
             },
         )
+    mode = label_modes()[-1]  # RecipientLabeler when the library has it
+    _, predict, _, _, _ = labeller(mode, Path(tmp.name))
     for n in args.scale_label_n:
-        key = f"scale_label|light|N={n}"
+        key = f"scale_label|{mode}|N={n}"
         if key in done:
             continue
         X, _ = _synthetic(n, seed=3)
-        t = _median_time(lambda X=X: svc.predict(est.transform(X)), args.repeats)
+        t = _median_time(lambda X=X: predict(X), args.repeats)
         emit(
             key,
-            {"bench": "scale_label", "N": n, "label_s": round(t, 3), "img_per_s": round(n / t, 1)},
+            {
+                "bench": "scale_label",
+                "mode": mode,
+                "N": n,
+                "label_s": round(t, 3),
+                "img_per_s": round(n / t, 1),
+            },
         )
+    tmp.cleanup()
 
 
 # --------------------------------------------------------------------------------------------
@@ -788,9 +892,7 @@ def build_parser() -> argparse.ArgumentParser:
     spd.add_argument("--batch-size", type=int, default=16)
     spd.add_argument("--repeats", type=int, default=3)
     spd.add_argument("--label-n", type=int, default=20000)
-    spd.add_argument("--infer-batch", type=int, default=512)
     spd.add_argument("--rss-n", type=_ints, default=(25000, 50000, 100000, 200000))
-    spd.add_argument("--rss-chunk", type=int, default=10000)
     spd.add_argument("--scale-fit-n", type=_ints, default=(20, 60, 180))
     spd.add_argument("--scale-label-n", type=_ints, default=(1000, 5000, 20000))
     spd.add_argument("--threads", type=int, default=1)
