@@ -653,7 +653,7 @@ def cmd_speed(args) -> None:
         )
 
     # (3) peak RSS of labelling N images in one call, each N in a fresh subprocess.
-    for mode in label_modes():
+    for mode in args.rss_modes or label_modes():
         for n in args.rss_n:
             key = f"rss|{mode}|N={n}"
             if key in done:
@@ -893,6 +893,13 @@ def build_parser() -> argparse.ArgumentParser:
     spd.add_argument("--repeats", type=int, default=3)
     spd.add_argument("--label-n", type=int, default=20000)
     spd.add_argument("--rss-n", type=_ints, default=(25000, 50000, 100000, 200000))
+    spd.add_argument(
+        "--rss-modes",
+        nargs="+",
+        choices=["transform", "recipient"],
+        default=None,
+        help="labelling paths for the RSS runs (default: all the library has)",
+    )
     spd.add_argument("--scale-fit-n", type=_ints, default=(20, 60, 180))
     spd.add_argument("--scale-label-n", type=_ints, default=(1000, 5000, 20000))
     spd.add_argument("--threads", type=int, default=1)

@@ -87,7 +87,7 @@ def test_speed_is_resumable(bench, tmp_path, capsys):
     argv = [
         "speed", "--results", str(results), "--archs", "light", "--fit-n", "8",
         "--fit-epochs", "1", "--repeats", "1", "--label-n", "256",
-        "--rss-n", "300", "--scale-fit-n", "4",
+        "--rss-n", "300", "--rss-modes", "transform", "--scale-fit-n", "4",
         "--scale-label-n", "64",
     ]  # fmt: skip
     bench.main(argv)
