@@ -837,6 +837,9 @@ def cmd_report(args) -> None:
             *header,
             "- Command: `OMP_NUM_THREADS=1 python benchmarks/run.py speed` "
             "(rows in `speed.jsonl`); ratios compare two runs in the same process",
+            "- `commit` in a row: HEAD of the benchmark checkout when the row was written (the "
+            "skdcsae it imported, unless `library` names another checkout: path@commit). Timings "
+            "are on a shared, busy machine: read the ratios, not the absolute seconds.",
             "",
         ]
         for bench in ("fit_per_epoch", "label_throughput", "label_rss", "scale_fit", "scale_label"):
