@@ -92,9 +92,17 @@ def machine_info() -> dict:
             text=True,
             check=True,
         ).stdout.strip()
+        library_commit = subprocess.run(
+            ["git", "log", "-1", "--format=%h", "--", "skdcsae"],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+        commit = library_commit = "unknown"
     return {
+        "library_commit": library_commit,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "torch": torch.__version__,
@@ -766,6 +774,7 @@ def cmd_report(args) -> None:
     header = [
         f"- Commit of the benchmark code: `{info['commit']}` (report written by "
         f"`python benchmarks/run.py report`)",
+        f"- skdcsae: this checkout, last changed in commit `{info['library_commit']}`",
         f"- Machine: {info['cpu']}, {info['cores']} cores (shared with other jobs), torch "
         f"{info['torch']}, Python {info['python']}",
     ]
@@ -785,7 +794,9 @@ def cmd_report(args) -> None:
             "",
             *header,
             "- Command: `OMP_NUM_THREADS=1 python benchmarks/run.py accuracy --workers 2` "
-            "(rows in `accuracy.jsonl`, one per dataset/method/n/seed/recipient)",
+            "(rows in `accuracy.jsonl`, one per dataset/method/n/seed/recipient), run as the "
+            "sequence of `--datasets/--order/--sizes` invocations listed in "
+            "`benchmarks/README.md` so that the most important results landed first",
             f"- Settings: deep nets conv_channels={LIGHT['conv_channels']}, "
             f"dense_sizes={LIGHT['dense_sizes']}, batch_size={LIGHT['batch_size']}, "
             f"latent n_components={PAPER['n_components']}, lr={PAPER['lr']}, "
