@@ -636,7 +636,7 @@ def cmd_speed(args) -> None:
     Xr, _ = _synthetic(args.label_n, seed=2)
     for mode in modes:
         _, predict, est, _, batch = labeller(mode, Path(tmp.name))
-        key = f"label|{mode}|N={args.label_n}|bs={batch}|interleaved"
+        key = f"label|{mode}|N={args.label_n}|bs={batch}|interleaved|r={args.repeats}"
         if key in done:
             print("skip", key)
             continue
