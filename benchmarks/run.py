@@ -882,7 +882,9 @@ def cmd_report(args) -> None:
             sel = [r for r in speed if r["bench"] == bench]
             if not sel:
                 continue
-            cols = [k for k in sel[0] if k not in ("key", "bench")]
+            cols = []  # union of the rows' fields, in first-seen order
+            for r in sel:
+                cols += [k for k in r if k not in ("key", "bench") and k not in cols]
             md += [
                 f"## {bench}",
                 "",
