@@ -688,7 +688,7 @@ def cmd_speed(args) -> None:
     # (3) peak RSS of labelling N images in one call, each N in a fresh subprocess.
     for mode in modes:
         for n in args.rss_n:
-            key = f"rss|{mode}|N={n}|vmhwm"
+            key = f"rss|{mode}|N={n}|vmhwm|{info['commit']}"  # re-measured per commit
             if key in done:
                 print("skip", key)
                 continue

@@ -42,6 +42,12 @@ def _scaled_tensor(X, offset, scale, input_shape) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *input_shape)
 
 
+def _empty_outputs(module, to_tensor, X, device):
+    with torch.inference_mode():
+        mu, logvar = module(to_tensor(X[:0]).to(device))
+    return mu.cpu().numpy(), logvar.cpu().numpy()
+
+
 def _encode_in_batches(
     module, X, to_tensor, device, batch_size: int = _INFERENCE_BATCH
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -52,14 +58,24 @@ def _encode_in_batches(
     ``(n, n_heads, d)`` each, as float32 numpy arrays.
     """
     module.eval()
-    mus, logvars = [], []
+    n = X.shape[0]
+    mus = logvars = None
     with torch.inference_mode():
-        for start in range(0, X.shape[0], batch_size):
+        for start in range(0, n, batch_size):
             batch = to_tensor(X[start : start + batch_size]).to(device)
             mu, logvar = module(batch)
-            mus.append(mu.cpu().numpy())
-            logvars.append(logvar.cpu().numpy())
-    return np.concatenate(mus), np.concatenate(logvars)
+            if mus is None:
+                # Preallocated outputs: appending many small per-batch arrays between the large
+                # temporary activations fragments the heap, and RSS then grows with n.
+                mus = np.empty((n, *mu.shape[1:]), dtype=np.float32)
+                logvars = np.empty((n, *logvar.shape[1:]), dtype=np.float32)
+            stop = start + mu.shape[0]
+            mus[start:stop] = mu.cpu().numpy()
+            logvars[start:stop] = logvar.cpu().numpy()
+    if mus is None:  # no rows: ask the module for the output shape
+        mu, logvar = _empty_outputs(module, to_tensor, X, device)
+        return mu, logvar
+    return mus, logvars
 
 
 def _seed_context(seed: int, device: str):
@@ -288,13 +304,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Means and log-variances of every head, ``(n, n_heads, d)`` each, in batches."""
-
-        def encode(module, batch):
-            mu, logvar = module(batch)
-            return mu.cpu().numpy(), logvar.cpu().numpy()
-
-        mus, logvars = zip(*self._forward_batches(X, encode), strict=True)
-        return np.concatenate(mus), np.concatenate(logvars)
+        return _encode_in_batches(self.net_.module_, X, self._to_tensor, self.net_.device)
 
     def _validate_transform_input(self, X):
         return self._validate_predict_input(X)
