@@ -42,40 +42,40 @@ def _scaled_tensor(X, offset, scale, input_shape) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *input_shape)
 
 
-def _empty_outputs(module, to_tensor, X, device):
+def _batched_inference(module, X, to_tensor, device, fn, batch_size: int = _INFERENCE_BATCH):
+    """``fn(module, batch)`` over ``X`` in batches (eval mode, no autograd).
+
+    ``to_tensor`` turns a slice of rows of ``X`` into the module's input, so only one batch at a
+    time is ever converted to float. ``fn`` returns a numpy array or a tuple of them, one row per
+    input row; the result has the same structure with ``len(X)`` rows. The outputs are
+    preallocated: appending many small per-batch arrays between the large temporary activations
+    fragments the heap, and the process's memory then grows with ``len(X)``.
+    """
+    module.eval()
+    n = X.shape[0]
+    outputs = None
     with torch.inference_mode():
-        mu, logvar = module(to_tensor(X[:0]).to(device))
-    return mu.cpu().numpy(), logvar.cpu().numpy()
+        # one pass even for zero rows, so that the outputs get their shapes and dtypes
+        for start in range(0, max(n, 1), batch_size):
+            result = fn(module, to_tensor(X[start : start + batch_size]).to(device))
+            parts = result if isinstance(result, tuple) else (result,)
+            if outputs is None:
+                outputs = tuple(np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts)
+            for out, part in zip(outputs, parts, strict=True):
+                out[start : start + len(part)] = part
+    return outputs if isinstance(result, tuple) else outputs[0]
 
 
 def _encode_in_batches(
     module, X, to_tensor, device, batch_size: int = _INFERENCE_BATCH
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run an encoder over ``X`` in batches (eval mode, no autograd).
+    """Every head's means and log-variances, ``(n, n_heads, d)`` each, as float32 arrays."""
 
-    ``to_tensor`` turns a slice of rows of ``X`` into the module's input, so only one batch at a
-    time is ever converted to float. Returns every head's means and log-variances,
-    ``(n, n_heads, d)`` each, as float32 numpy arrays.
-    """
-    module.eval()
-    n = X.shape[0]
-    mus = logvars = None
-    with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            batch = to_tensor(X[start : start + batch_size]).to(device)
-            mu, logvar = module(batch)
-            if mus is None:
-                # Preallocated outputs: appending many small per-batch arrays between the large
-                # temporary activations fragments the heap, and RSS then grows with n.
-                mus = np.empty((n, *mu.shape[1:]), dtype=np.float32)
-                logvars = np.empty((n, *logvar.shape[1:]), dtype=np.float32)
-            stop = start + mu.shape[0]
-            mus[start:stop] = mu.cpu().numpy()
-            logvars[start:stop] = logvar.cpu().numpy()
-    if mus is None:  # no rows: ask the module for the output shape
-        mu, logvar = _empty_outputs(module, to_tensor, X, device)
-        return mu, logvar
-    return mus, logvars
+    def encode(module, batch):
+        mu, logvar = module(batch)
+        return mu.cpu().numpy(), logvar.cpu().numpy()
+
+    return _batched_inference(module, X, to_tensor, device, encode, batch_size)
 
 
 def _seed_context(seed: int, device: str):
@@ -222,17 +222,9 @@ class _TorchEstimatorMixin:
         return net
 
     # --- inference --------------------------------------------------------------------------
-    def _forward_batches(self, X: np.ndarray, fn: Callable) -> list:
-        """``fn(module, batch)`` on batches of X, in eval mode, on the net's device."""
-        module = self.net_.module_
-        module.eval()
-        device = self.net_.device
-        outputs = []
-        with torch.inference_mode():
-            for start in range(0, X.shape[0], _INFERENCE_BATCH):
-                batch = self._to_tensor(X[start : start + _INFERENCE_BATCH]).to(device)
-                outputs.append(fn(module, batch))
-        return outputs
+    def _forward_batches(self, X: np.ndarray, fn: Callable):
+        """``fn(module, batch)`` on batches of X on the net's device (see _batched_inference)."""
+        return _batched_inference(self.net_.module_, X, self._to_tensor, self.net_.device, fn)
 
     @property
     def history_(self):

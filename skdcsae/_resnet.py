@@ -332,10 +332,10 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
             If ``X`` does not have the number of features (or image shape) seen in ``fit``.
         """
         X, _ = self._validate_predict_input(X)
-        outputs = self._forward_batches(
+        proba = self._forward_batches(
             X, lambda module, batch: torch.softmax(module(batch), dim=1).cpu().numpy()
         )
-        return np.concatenate(outputs).astype(np.float64)
+        return proba.astype(np.float64)
 
     def predict(self, X):
         """Predict class labels.

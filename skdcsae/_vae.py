@@ -43,7 +43,7 @@ class _BaseVAE(_BaseLatentTransformer):
             # summed in float64: the same value whatever the batch an image comes in
             return reconstruction_error(batch.double(), x_hat.double()).cpu().numpy()
 
-        return np.concatenate(self._forward_batches(X, error))
+        return self._forward_batches(X, error)
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
