@@ -8,6 +8,7 @@ The baselines of the paper are here too: :class:`VAETransformer` (standard VAE),
 """
 
 from ._anomaly import AnomalyVAEClassifier, AnomalyVAETransformer
+from ._audit import LeakageAudit, audit_donor_kit
 from ._dcsae import DCSAETransformer
 from ._kit import DonorKit, DonorKitError, load_donor_kit
 from ._recipient import RecipientLabeler
@@ -22,9 +23,11 @@ __all__ = [
     "DCSAETransformer",
     "DonorKit",
     "DonorKitError",
+    "LeakageAudit",
     "RecipientLabeler",
     "ResNet18Classifier",
     "VAETransformer",
     "__version__",
+    "audit_donor_kit",
     "load_donor_kit",
 ]

@@ -1,4 +1,4 @@
-"""The ``skdcsae`` command line: ``donor``, ``recipient``, ``inspect`` and ``demo``.
+"""The ``skdcsae`` command line: ``donor``, ``recipient``, ``inspect``, ``audit`` and ``demo``.
 
 Every command prints errors as one readable line and exits with status 2 for bad input (a
 missing file, a wrong argument, a refused kit) and 0 on success.
@@ -25,6 +25,7 @@ _ARCHS = {
 _DONOR_EPILOG = """examples:
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50
   skdcsae donor xrays/ --out kit.joblib --image-size 64 --epochs 100 --key-file secret.key
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release synthetic
   (a folder holds one sub-folder of images per class: xrays/normal/*.png, xrays/pneumonia/*.dcm)
 """
 _RECIPIENT_EPILOG = """examples:
@@ -33,6 +34,13 @@ _RECIPIENT_EPILOG = """examples:
 """
 _INSPECT_EPILOG = """example:
   skdcsae inspect kit.joblib
+"""
+_AUDIT_EPILOG = """examples:
+  skdcsae audit kit.joblib --members donor_images/ --non-members other_images/
+  skdcsae audit kit.joblib --members pneumoniamnist.npz --n-per-class 50 --seed 0 \\
+      --non-members pneumoniamnist.npz --eval pneumoniamnist.npz
+  (--n-per-class/--seed pick the members exactly as `skdcsae donor` picked its images;
+  .npz members are read from the train split, non-members and --eval from the test split)
 """
 _DEMO_EPILOG = """examples:
   skdcsae demo
@@ -139,6 +147,39 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     donor.add_argument("--conv-channels", type=_ints, default=None, help="e.g. 32,16")
     donor.add_argument("--dense-sizes", type=_ints, default=None, help="e.g. 256")
+    donor.add_argument(
+        "--norm",
+        choices=["batch", "group", "none"],
+        default="batch",
+        help="normalisation in the conv blocks: 'batch' (the paper; stores data statistics "
+        "in the encoder) or 'group' (stores none)",
+    )
+    donor.add_argument(
+        "--release",
+        choices=["per_image", "prototypes", "synthetic"],
+        default="per_image",
+        help="what the kit's feature table holds: one row per image (the paper), per-class "
+        "k-means prototypes of at least --min-count images each, or synthetic rows drawn from "
+        "a per-class Gaussian mixture fitted to such groups",
+    )
+    donor.add_argument(
+        "--n-prototypes",
+        type=int,
+        default=3,
+        help="most prototypes / mixture components per class (3)",
+    )
+    donor.add_argument(
+        "--min-count", type=int, default=10, help="fewest images behind a prototype (10)"
+    )
+    donor.add_argument(
+        "--feature-noise",
+        type=float,
+        default=None,
+        help="Gaussian noise multiplier for the released features (needs --clip-norm)",
+    )
+    donor.add_argument(
+        "--clip-norm", type=float, default=None, help="clip feature vectors to this L2 norm"
+    )
     donor.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     donor.add_argument("--seed", type=int, default=0, help="random seed (0)")
     donor.add_argument(
@@ -187,6 +228,41 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     ins.add_argument("kit", help="donor kit file (.joblib)")
     ins.add_argument("--key-file", default=None, help="also verify the kit's signature")
+
+    aud = sub.add_parser(
+        "audit",
+        help="measure what a kit reveals: membership attack AUC and the kit's accuracy",
+        description="Run a near-duplicate membership attack on a donor kit: encode each "
+        "candidate image with the kit's encoder and measure the distance to the nearest released "
+        "feature row. Reports the ROC AUC of members (images the donor trained on) against "
+        "non-members (0.5 = chance), and the kit's accuracy on --eval images. A low AUC is "
+        "evidence against this attack, not a proof of privacy.",
+        epilog=_AUDIT_EPILOG,
+        formatter_class=raw,
+    )
+    aud.add_argument("kit", help="donor kit file (.joblib)")
+    aud.add_argument(
+        "--members", required=True, help="images the donor trained on (folder or .npz)"
+    )
+    aud.add_argument(
+        "--non-members", required=True, help="images of the same kind the donor did not use"
+    )
+    aud.add_argument("--eval", default=None, help="labelled images to measure accuracy on")
+    aud.add_argument(
+        "--n-per-class",
+        type=int,
+        default=None,
+        help="the donor used N images per class of --members, drawn with --seed "
+        "(as `skdcsae donor --n-per-class`)",
+    )
+    aud.add_argument("--seed", type=int, default=0, help="seed the donor drew images with (0)")
+    aud.add_argument("--members-split", default="train", help="split of a .npz --members (train)")
+    aud.add_argument(
+        "--non-members-split", default="test", help="split of a .npz --non-members (test)"
+    )
+    aud.add_argument("--eval-split", default="test", help="split of a .npz --eval (test)")
+    aud.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    aud.add_argument("--key-file", default=None, help="require a kit signed with this key")
 
     demo = sub.add_parser(
         "demo",
@@ -353,20 +429,36 @@ def _cmd_donor(args) -> None:
         lr=args.lr,
         max_epochs=args.epochs,
         batch_size=args.batch_size,
+        norm=args.norm,
         device=args.device,
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
     )
     est.fit(X, y)
-    est.export_donor_kit(out, X, y, key=key, overwrite=args.force)
+    kit = est.export_donor_kit(
+        out,
+        X,
+        y,
+        release=args.release,
+        n_prototypes=args.n_prototypes,
+        min_count=args.min_count,
+        feature_noise=args.feature_noise,
+        clip_norm=args.clip_norm,
+        key=key,
+        overwrite=args.force,
+    )
     print(
         f"Trained {est.n_iter_} epochs on {est.device_}; final loss "
         f"{est.history_[-1, 'train_loss']:.4g}."
     )
     print(
         f"Donor kit written to {out} ({out.stat().st_size:,} bytes"
-        f"{', signed' if key else ''}). It holds the encoder and {len(y)} latent feature "
-        "vectors; no images, no decoder."
+        f"{', signed' if key else ''}). It holds the encoder and {kit.n_donor} latent "
+        + {
+            "prototypes": f"prototypes (means of >= {args.min_count} images each)",
+            "synthetic": "synthetic feature vectors (none belongs to a donor image)",
+        }.get(args.release, "feature vectors (one per image)")
+        + "; no images, no decoder."
     )
     if args.plots:
         from .plotting import plot_latent_space, plot_reconstructions
@@ -425,6 +517,55 @@ def _cmd_inspect(args) -> None:
     print(kit.summary())
 
 
+def _cmd_audit(args) -> None:
+    from ._audit import audit_donor_kit
+    from ._kit import load_donor_kit
+
+    key = _read_key(args.key_file)
+    kit = load_donor_kit(args.kit, key=key)
+    if kit.image_shape is None:
+        raise _CLIError("the audit command reads images; this kit's encoder takes tabular data")
+    c, h, w = kit.image_shape
+
+    def load(path, split):
+        return _load_data(
+            path,
+            split=split,
+            image_size=(h, w),
+            color="rgb" if c == 3 else "gray",
+            skip_bad=False,
+        )
+
+    X_mem, y_mem, _ = load(args.members, args.members_split)
+    if args.n_per_class is not None:
+        if y_mem is None:
+            raise _CLIError("--n-per-class needs labelled --members (sub-folders or a .npz)")
+        X_mem = X_mem[_pick_per_class(y_mem, args.n_per_class, args.seed)]
+    X_non, _, _ = load(args.non_members, args.non_members_split)
+    X_eval = y_eval = None
+    if args.eval is not None:
+        X_eval, y_eval, _ = load(args.eval, args.eval_split)
+        if y_eval is None:
+            raise _CLIError(f"--eval {args.eval} has no labels")
+        y_eval = _match_label_type(y_eval, kit.classes)
+    audit = audit_donor_kit(
+        kit, X_mem, X_non, X_eval=X_eval, y_eval=y_eval, key=key, device=args.device
+    )
+    print(f"Kit {args.kit}:")
+    print(audit.summary())
+
+
+def _match_label_type(y, classes):
+    """Folder labels are strings; compare them with a kit's integer classes as integers."""
+    y = np.asarray(y)
+    if classes.dtype.kind in "iu" and y.dtype.kind in "US":
+        try:
+            return y.astype(classes.dtype)
+        except ValueError:
+            return y
+    return y
+
+
 def _cmd_demo(args) -> None:
     from ._demo import run_demo
 
@@ -443,6 +584,7 @@ _COMMANDS = {
     "donor": _cmd_donor,
     "recipient": _cmd_recipient,
     "inspect": _cmd_inspect,
+    "audit": _cmd_audit,
     "demo": _cmd_demo,
 }
 

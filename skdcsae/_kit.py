@@ -84,6 +84,7 @@ import torch
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
 from ._network import MultiHeadEncoder
+from ._release import RELEASE_MODES, release_features
 
 __all__ = [
     "FORMAT_NAME",
@@ -95,8 +96,8 @@ __all__ = [
 ]
 
 FORMAT_NAME = "skdcsae-donor-kit"
-FORMAT_VERSION = 1
-SUPPORTED_FORMAT_VERSIONS = (1,)
+FORMAT_VERSION = 2
+SUPPORTED_FORMAT_VERSIONS = (1, 2)
 
 _PICKLE_PROTOCOL = 4
 _DIGEST_FIELDS = ("sha256", "hmac_sha256")
@@ -118,6 +119,9 @@ _CONTENT_FIELDS = (
     "versions",
     "created",
 )
+# Version 2 adds what the kit releases (per-image features or prototypes, noise) and how the
+# encoder was trained (DP-SGD or not). Version 1 kits load as per-image, non-private kits.
+_CONTENT_FIELDS_V2 = (*_CONTENT_FIELDS, "feature_weights", "release", "privacy")
 _PREPROCESSING_FIELDS = ("scaling", "offset", "scale", "input_range")
 _CONFIG_FIELDS = (
     "kind",
@@ -198,6 +202,17 @@ class DonorKit:
         Versions of skdcsae, torch, scikit-learn, numpy and Python at export.
     created : str
         UTC creation time (ISO 8601).
+    feature_weights : ndarray of shape (n_donor,) or None, default=None
+        How many donor images each feature row stands for: 1 for per-image rows, the
+        prototype's size for prototypes. The recipient's classifier uses them as sample
+        weights. None means all ones.
+    release : dict or None, default=None
+        What the features are: ``mode`` (``"per_image"``, ``"prototypes"`` or
+        ``"synthetic"``), images per class, clipping, feature noise and its (epsilon, delta).
+        None means the paper's per-image release.
+    privacy : dict or None, default=None
+        How the encoder was trained when that was differentially private (DP-SGD: epsilon,
+        delta, noise multiplier, clipping, ...); None for ordinary training.
     model : str, default="DCSAETransformer"
         The estimator that produced the kit.
     format_version : int, default=1
@@ -227,7 +242,7 @@ class DonorKit:
 encoder=mlp (64,) -> 2 heads x 2, weights=4 arrays / 1,176 values, feature_mode='means', \
 signed=False, sha256='...')
     >>> print(kit.summary())  # doctest: +ELLIPSIS
-    skdcsae donor kit (format skdcsae-donor-kit v1), made by DCSAETransformer
+    skdcsae donor kit (format skdcsae-donor-kit v2), made by DCSAETransformer
       created          ...
       sha256           ...
       signature        none (unsigned)
@@ -242,10 +257,12 @@ signed=False, sha256='...')
       classes          [0, 1]
       preprocessing    standard: (x - offset) / scale, offset (64,) float32, scale (64,) \
 float32, 512 bytes; donor input range [0, 16]
+      release          per image: one feature row per donor image. ...
+      encoder training ordinary (not differentially private): ...
       hyperparameters  alpha=10.0, ...
       versions         skdcsae ..., torch ..., scikit-learn ..., numpy ..., python ...
       not included     decoder, images, file names
-      total            7,632 bytes of arrays
+      total            8,432 bytes of arrays
     """
 
     encoder_config: dict
@@ -264,12 +281,27 @@ float32, 512 bytes; donor input range [0, 16]
     hyperparameters: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     created: str = ""
+    feature_weights: np.ndarray | None = None
+    release: dict | None = None
+    privacy: dict | None = None
     model: str = "DCSAETransformer"
     format_version: int = FORMAT_VERSION
     sha256: str = ""
     hmac_sha256: str | None = None
 
+    def __post_init__(self):
+        # frozen dataclass: fill the defaults through object.__setattr__
+        if self.feature_weights is None:
+            object.__setattr__(self, "feature_weights", np.ones(len(self.features)))
+        if self.release is None:
+            object.__setattr__(self, "release", {"mode": "per_image"})
+
     # --- derived facts ----------------------------------------------------------------------
+    @property
+    def release_mode(self) -> str:
+        """``"per_image"`` (one row per donor image), ``"prototypes"`` or ``"synthetic"``."""
+        return str(self.release.get("mode", "per_image"))
+
     @property
     def signed(self) -> bool:
         """Whether the kit carries an HMAC-SHA256 signature."""
@@ -300,13 +332,14 @@ float32, 512 bytes; donor input range [0, 16]
             self.classes,
             self.input_offset,
             self.input_scale,
+            self.feature_weights,
         ]
         return int(sum(a.nbytes for a in arrays))
 
     # --- plain-data form --------------------------------------------------------------------
     def _content(self) -> dict[str, Any]:
         """Every field covered by the digest, in the file's layout."""
-        return {
+        content = {
             "format": FORMAT_NAME,
             "format_version": int(self.format_version),
             "model": self.model,
@@ -329,12 +362,68 @@ float32, 512 bytes; donor input range [0, 16]
             "versions": self.versions,
             "created": self.created,
         }
+        if self.format_version >= 2:
+            content["feature_weights"] = self.feature_weights
+            content["release"] = self.release
+            content["privacy"] = self.privacy
+        return content
 
     def _payload(self) -> dict[str, Any]:
         """The dict written to the file: the content plus its digest and signature."""
         return {**self._content(), "sha256": self.sha256, "hmac_sha256": self.hmac_sha256}
 
     # --- presentation -----------------------------------------------------------------------
+    def _privacy_lines(self) -> list[str]:
+        """What the feature table reveals and how the encoder was trained, in plain words."""
+        rel = self.release
+        if self.release_mode == "prototypes":
+            sizes = self.feature_weights
+            lines = [
+                f"  release          prototypes: {self.n_donor} feature rows, each the mean of "
+                f"{int(sizes.min())} to {int(sizes.max())} donor images (k-means per class, at "
+                f"least {rel.get('min_count')} images each); no per-image features"
+            ]
+        elif self.release_mode == "synthetic":
+            groups = rel.get("n_groups_per_class", [])
+            lines = [
+                f"  release          synthetic: {self.n_donor} feature rows drawn from a Gaussian "
+                f"mixture per class ({', '.join(map(str, groups))} components, each fitted to at "
+                f"least {rel.get('min_count')} donor images); no row belongs to a donor image"
+            ]
+        else:
+            lines = [
+                "  release          per image: one feature row per donor image. Whoever holds "
+                "a donor image can find its row (membership); check with `skdcsae audit`"
+            ]
+        if rel.get("clip_norm") is not None:
+            lines.append(
+                f"  clipping         feature vectors clipped to L2 norm {rel['clip_norm']:g} "
+                f"({rel.get('n_clipped', 0)} were longer)"
+            )
+        if rel.get("feature_noise") is not None:
+            lines.append(
+                f"  feature noise    Gaussian, noise multiplier {rel['feature_noise']:g}: the "
+                f"feature table is (epsilon={rel['epsilon']:.3g}, delta={rel['delta']:.3g})-"
+                "differentially private per donor image, given the encoder"
+                + (" and the grouping into prototypes" if self.release_mode == "prototypes" else "")
+            )
+        p = self.privacy
+        if p is None:
+            lines.append(
+                "  encoder training ordinary (not differentially private): the weights are "
+                "a function of the donor images"
+            )
+        else:
+            lines.append(
+                f"  encoder training {p.get('mechanism', 'DP')} ({p.get('library', '?')}): "
+                f"(epsilon={p.get('epsilon', float('nan')):.3g}, "
+                f"delta={p.get('delta', float('nan')):.3g})-differentially private per donor "
+                f"image; noise multiplier {p.get('noise_multiplier', float('nan')):.3g}, "
+                f"per-sample gradients clipped to {p.get('max_grad_norm', float('nan')):g}, "
+                f"{p.get('epochs', '?')} epochs"
+            )
+        return lines
+
     def _encoder_line(self) -> str:
         c = self.encoder_config
         return f"{c['kind']} {tuple(c['input_shape'])} -> {c['n_heads']} heads x {c['latent_dim']}"
@@ -363,7 +452,7 @@ float32, 512 bytes; donor input range [0, 16]
         --------
         >>> from skdcsae._kit import _example_kit
         >>> print(_example_kit().summary().splitlines()[0])
-        skdcsae donor kit (format skdcsae-donor-kit v1), made by DCSAETransformer
+        skdcsae donor kit (format skdcsae-donor-kit v2), made by DCSAETransformer
         """
         c = self.encoder_config
         arch = f"{c['kind']}, input {tuple(c['input_shape'])}"
@@ -399,6 +488,8 @@ float32, 512 bytes; donor input range [0, 16]
             if self.feature_mode == "means"
             else ("paper: samples of each image's true-label head")
         )
+        if self.release_mode != "per_image":
+            what = f"{self.release_mode} rows in the space of the " + what
         labels, counts = np.unique(self.labels, return_counts=True)
         per_class = ", ".join(
             f"{lab}: {n}" for lab, n in zip(labels.tolist(), counts.tolist(), strict=True)
@@ -422,6 +513,7 @@ float32, 512 bytes; donor input range [0, 16]
         ]
         if self.feature_mode == "paper":
             lines.append(f"  sampling seed    {self.sampling_seed}")
+        lines += self._privacy_lines()
         lines += [
             f"  hyperparameters  {hyper}",
             f"  versions         {versions}",
@@ -911,7 +1003,8 @@ def _kit_from_payload(payload, *, key=None) -> DonorKit:
             f"(supported: {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}). Ask the donor to "
             "export with a compatible skdcsae, or upgrade skdcsae."
         )
-    expected = set(_CONTENT_FIELDS) | set(_DIGEST_FIELDS)
+    fields = _CONTENT_FIELDS if version == 1 else _CONTENT_FIELDS_V2
+    expected = set(fields) | set(_DIGEST_FIELDS)
     if set(payload) != expected:
         missing = sorted(expected - set(payload))
         unexpected = sorted(set(payload) - expected)
@@ -920,7 +1013,7 @@ def _kit_from_payload(payload, *, key=None) -> DonorKit:
         )
 
     # Integrity first, so that a tampered kit is reported as tampered.
-    content = {name: payload[name] for name in _CONTENT_FIELDS}
+    content = {name: payload[name] for name in fields}
     stored = payload["sha256"]
     if not (isinstance(stored, str) and re.fullmatch(r"[0-9a-f]{64}", stored)):
         raise DonorKitError("invalid donor kit: its sha256 digest is missing or malformed.")
@@ -1012,6 +1105,7 @@ def _kit_from_payload(payload, *, key=None) -> DonorKit:
     for name in ("created", "model"):
         if type(payload[name]) is not str:
             _fail(f"{name} must be a string")
+    weights_, release, privacy = _check_release(payload, version, len(features), len(classes))
     return DonorKit(
         encoder_config=config,
         encoder_weights=weights,
@@ -1029,11 +1123,47 @@ def _kit_from_payload(payload, *, key=None) -> DonorKit:
         hyperparameters=payload["hyperparameters"],
         versions=payload["versions"],
         created=payload["created"],
+        feature_weights=weights_,
+        release=release,
+        privacy=privacy,
         model=payload["model"],
         format_version=version,
         sha256=stored,
         hmac_sha256=signature,
     )
+
+
+def _check_release(payload, version: int, n_rows: int, n_classes: int):
+    """The version-2 fields: feature weights, release description, privacy of the encoder."""
+    if version == 1:
+        return np.ones(n_rows), {"mode": "per_image"}, None
+    weights = _check_array(payload["feature_weights"], "feature_weights", "f", 1)
+    if len(weights) != n_rows:
+        _fail(f"{len(weights)} feature weights for {n_rows} feature rows")
+    if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+        _fail("feature weights must be positive and finite")
+    release = payload["release"]
+    if type(release) is not dict:
+        _fail("release must be a dict")
+    _plain_check(release, "release")
+    if release.get("mode") not in RELEASE_MODES:
+        _fail(f"release mode must be one of {list(RELEASE_MODES)}, got {release.get('mode')!r}")
+    if release["mode"] == "per_image" and not np.all(weights == 1):
+        _fail("a per-image release has weight 1 on every row")
+    for name in ("clip_norm", "feature_noise", "epsilon", "delta"):
+        value = release.get(name)
+        if value is not None and not (type(value) is float and value >= 0):
+            _fail(f"release {name} must be a non-negative float or None, got {value!r}")
+    privacy = payload["privacy"]
+    if privacy is not None:
+        if type(privacy) is not dict:
+            _fail("privacy must be a dict or None")
+        _plain_check(privacy, "privacy")
+        for name in ("epsilon", "delta", "noise_multiplier", "max_grad_norm"):
+            value = privacy.get(name)
+            if not (type(value) is float and value >= 0):
+                _fail(f"privacy {name} must be a non-negative float, got {value!r}")
+    return weights, release, privacy
 
 
 def _check_kit(kit: DonorKit, *, key=None) -> DonorKit:
@@ -1199,7 +1329,22 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _export_donor_kit(estimator, path, X, y, *, key=None, overwrite=False) -> DonorKit:
+def _export_donor_kit(
+    estimator,
+    path,
+    X,
+    y,
+    *,
+    release="per_image",
+    n_prototypes=3,
+    min_count=10,
+    n_synthetic=None,
+    feature_noise=None,
+    clip_norm=None,
+    delta=None,
+    key=None,
+    overwrite=False,
+) -> DonorKit:
     """Implementation of :meth:`skdcsae.DCSAETransformer.export_donor_kit`."""
     check_is_fitted(estimator, "net_")
     path = os.fspath(path)
@@ -1231,6 +1376,20 @@ def _export_donor_kit(estimator, path, X, y, *, key=None, overwrite=False) -> Do
     else:
         mus, _ = estimator._encode(Xv)
         features = mus.reshape(len(mus), -1)
+    features, y_index, feature_weights, release_info = release_features(
+        features,
+        y_index,
+        classes,
+        mode=release,
+        n_prototypes=n_prototypes,
+        min_count=min_count,
+        n_synthetic=n_synthetic,
+        feature_noise=feature_noise,
+        clip_norm=clip_norm,
+        delta=delta,
+        random_state=int(estimator._seed),
+    )
+    privacy = getattr(estimator, "privacy_", None)
     plain_classes = _plain_classes(classes)
     encoder = estimator.net_.module_.encoder
     params = estimator.get_params(deep=False)
@@ -1259,6 +1418,9 @@ def _export_donor_kit(estimator, path, X, y, *, key=None, overwrite=False) -> Do
         hyperparameters=hyper,
         versions=_versions(),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        feature_weights=np.asarray(feature_weights, dtype=np.float64),
+        release=release_info,
+        privacy=None if privacy is None else {k: _plain_value(v) for k, v in privacy.items()},
         model=type(estimator).__name__,
     )
     content = kit._content()

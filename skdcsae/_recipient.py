@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
+    has_fit_parameter,
 )
 
 from ._base import _encode_in_batches, _scaled_tensor
@@ -193,7 +194,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
         encoder.to(device).eval()
         classifier = SVC() if self.classifier is None else clone(self.classifier)
-        classifier.fit(kit.features, kit.labels)
+        self._fit_classifier(classifier, kit)
 
         self.kit_ = kit
         self.encoder_ = encoder
@@ -210,6 +211,21 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         if y is not None:
             self._check_y(X, y)
         return self
+
+    @staticmethod
+    def _fit_classifier(classifier, kit) -> None:
+        """Train on the kit's rows; prototypes count as many images as they summarise."""
+        weights = kit.feature_weights
+        if np.all(weights == 1):
+            classifier.fit(kit.features, kit.labels)
+            return
+        if not has_fit_parameter(classifier, "sample_weight"):
+            raise ValueError(
+                f"the kit releases prototypes weighted by how many images each summarises, "
+                f"but {type(classifier).__name__}.fit takes no sample_weight. Use a classifier "
+                "that does (SVC, LogisticRegression, ...)."
+            )
+        classifier.fit(kit.features, kit.labels, sample_weight=weights)
 
     def _check_y(self, X, y) -> None:
         """Labels passed to ``fit`` are not learned from, but must make sense with the kit."""
@@ -295,17 +311,22 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         return False
 
     # --- encoding ---------------------------------------------------------------------------
-    def _features(self, X) -> np.ndarray:
-        """Latent features of validated rows, as the donor's transformer computes them."""
+    def _encode(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Every head's means and log-variances of validated rows, ``(n, n_heads, d)`` each."""
         kit = self.kit_
         shape = kit.image_shape if kit.image_shape is not None else (kit.n_features_in,)
 
         def to_tensor(batch):
             return _scaled_tensor(batch, kit.input_offset, kit.input_scale, shape)
 
-        mus, logvars = _encode_in_batches(
+        return _encode_in_batches(
             self.encoder_, X, to_tensor, self.device_, batch_size=self.batch_size
         )
+
+    def _features(self, X) -> np.ndarray:
+        """Latent features of validated rows, as the donor's transformer computes them."""
+        kit = self.kit_
+        mus, logvars = self._encode(X)
         if kit.feature_mode == "paper":
             return _paper_sample(
                 kit.sampling_seed, mus[:, 1], logvars[:, 1], offset=_POSITIVE_OFFSET

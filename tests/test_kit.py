@@ -28,6 +28,9 @@ from .kit_helpers import (
 )
 
 TOP_LEVEL_FIELDS = {
+    "feature_weights",
+    "release",
+    "privacy",
     "format",
     "format_version",
     "model",
@@ -72,8 +75,10 @@ def test_kit_file_is_plain_data_that_joblib_can_read(kit_path, donor):
         assert value is None or type(value) in (bool, int, float, str, np.ndarray), key
         if isinstance(value, np.ndarray):
             assert not value.dtype.hasobject, key
-    assert payload["format"] == FORMAT_NAME and payload["format_version"] == 1
+    assert payload["format"] == FORMAT_NAME and payload["format_version"] == 2
     assert payload["model"] == "DCSAETransformer"
+    np.testing.assert_array_equal(payload["feature_weights"], np.ones(120))
+    assert payload["release"]["mode"] == "per_image" and payload["privacy"] is None
     assert payload["encoder_config"] == est.net_.module_.encoder.config
     np.testing.assert_array_equal(payload["classes"], [0, 1])
     np.testing.assert_array_equal(payload["labels"], y[:120])
