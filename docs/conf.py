@@ -273,10 +273,25 @@ def _public_names() -> dict[str, list[str]]:
     }
 
 
+def _privacy_results() -> str:
+    """``benchmarks/results/privacy.md`` without its title, for the security page."""
+    path = ROOT / "benchmarks" / "results" / "privacy.md"
+    if not path.is_file():
+        return ".. note::\n\n   ``benchmarks/results/privacy.md`` is not in this checkout.\n"
+    body = "\n".join(
+        line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("# ")
+    )
+    rst = _markdown_to_rst(body)
+    if _rst_is_clean(rst):
+        return rst
+    return ".. literalinclude:: /../benchmarks/results/privacy.md\n   :language: text\n"
+
+
 with contextlib.redirect_stdout(io.StringIO()):
     _write_if_changed(GENERATED / "cli_help.inc", _cli_reference())
 _write_if_changed(GENERATED / "benchmark_results.inc", _benchmark_results())
 _write_if_changed(GENERATED / "benchmark_scripts.inc", _benchmark_scripts())
+_write_if_changed(GENERATED / "privacy_results.inc", _privacy_results())
 
 
 def _check_api_reference(app) -> None:

@@ -216,14 +216,14 @@ def audit_donor_kit(
     """
     from ._recipient import RecipientLabeler
 
+    if len(X_members) == 0 or len(X_non_members) == 0:
+        raise ValueError(
+            f"the audit needs members and non-members; got {len(X_members)} member and "
+            f"{len(X_non_members)} non-member images."
+        )
     labeler = RecipientLabeler(kit=kit, key=key, device=device).fit()
     members = _attack_distances(labeler, X_members)
     non_members = _attack_distances(labeler, X_non_members)
-    if len(members) == 0 or len(non_members) == 0:
-        raise ValueError(
-            f"the audit needs members and non-members; got {len(members)} member and "
-            f"{len(non_members)} non-member images."
-        )
     truth = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
     score = -np.r_[members, non_members]  # nearer = more likely a member
     fpr, tpr, _ = roc_curve(truth, score)

@@ -246,7 +246,8 @@ def release_features(
         )
     counts = np.bincount(y_index, minlength=len(classes))
     if mode != "per_image":
-        small = [(classes[k], int(c)) for k, c in enumerate(counts) if c < min_count]
+        names = np.asarray(classes).tolist()
+        small = [(names[k], int(c)) for k, c in enumerate(counts) if c < min_count]
         if small:
             listed = ", ".join(f"{c!r} ({m})" for c, m in small)
             raise ValueError(

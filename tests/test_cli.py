@@ -123,6 +123,39 @@ def test_donor_inspect_recipient_round_trip(small_npz, tmp_path):
     assert not (tmp_path / "x.csv").exists()
 
 
+def _auc(stdout: str) -> float:
+    return float(stdout.split("membership ROC AUC")[1].split()[0])
+
+
+@pytest.mark.realdata
+def test_donor_release_and_audit(small_npz, tmp_path):
+    common = ["--n-per-class", 30, "--epochs", 8, "--device", "cpu", "--quiet"]
+    audit_args = ["--members", small_npz, "--n-per-class", 30, "--seed", 0]
+    audit_args += ["--non-members", small_npz, "--eval", small_npz, "--device", "cpu"]
+    per_image = tmp_path / "per_image.joblib"
+    run_cli("donor", small_npz, "--out", per_image, *common)
+    found = run_cli("audit", per_image, *audit_args)
+    assert _auc(found.stdout) == 1.0, found.stdout  # every member's row is in the kit
+    assert "kit accuracy" in found.stdout and "not a proof" in found.stdout
+
+    synthetic = tmp_path / "synthetic.joblib"
+    donor = run_cli(
+        "donor", small_npz, "--out", synthetic, "--release", "synthetic", "--norm", "group",
+        *common,
+    )  # fmt: skip
+    assert "none belongs to a donor image" in donor.stdout
+    hidden = run_cli("audit", synthetic, *audit_args)
+    assert _auc(hidden.stdout) < 0.8, hidden.stdout
+    shown = run_cli("inspect", synthetic).stdout
+    assert "release          synthetic" in shown and "norm group" in shown
+
+    noisy = run_cli(
+        "donor", small_npz, "--out", tmp_path / "n.joblib", "--feature-noise", "1", *common,
+        check=False,
+    )  # fmt: skip
+    assert noisy.returncode == 2 and "needs clip_norm" in noisy.stderr
+
+
 def test_recipient_labels_an_image_folder(tmp_path):
     from PIL import Image
     from sklearn.datasets import load_digits
@@ -167,6 +200,7 @@ def test_demo_runs(tmp_path):
         (["inspect", "missing.joblib"], "missing.joblib"),
         (["donor", "x", "--out", "k", "--conv-channels", "a,b"], "comma-separated integers"),
         (["demo", "--device", "gpu"], "Unknown device"),
+        (["audit", "missing.joblib", "--members", "a", "--non-members", "b"], "missing.joblib"),
     ],
 )
 def test_bad_arguments_give_one_line_errors(tmp_path, monkeypatch, capsys, args, message):
@@ -181,7 +215,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path, monkeypatch, capsys, args,
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["donor", "recipient", "inspect", "demo"])
+@pytest.mark.parametrize("command", ["donor", "recipient", "inspect", "audit", "demo"])
 def test_help_has_examples(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

@@ -1,0 +1,91 @@
+"""The leakage audit: a near-duplicate membership attack on a donor kit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skdcsae import DCSAETransformer, LeakageAudit, RecipientLabeler, audit_donor_kit
+
+from .conftest import FAST_CONV, donor_split
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=4, return_X_y=True)
+    keep = y < 2  # 0 vs 1: 360 images
+    return X[keep].reshape(-1, 8, 8), y[keep]
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    X, y = digits
+    donor, rest = donor_split(y, 60, seed=0)
+    est = DCSAETransformer(**{**FAST_CONV, "max_epochs": 8}, random_state=0)
+    return est.fit(X[donor], y[donor]), donor, rest
+
+
+def test_per_image_kit_reveals_every_member(digits, fitted, tmp_path):
+    X, y = digits
+    est, donor, rest = fitted
+    path = tmp_path / "kit.joblib"
+    est.export_donor_kit(path, X[donor], y[donor])
+    audit = audit_donor_kit(path, X[donor], X[rest[:120]], X_eval=X[rest], y_eval=y[rest])
+    assert isinstance(audit, LeakageAudit)
+    assert audit.membership_auc == 1.0 and audit.advantage == 1.0
+    assert audit.tpr_at_low_fpr == 1.0
+    np.testing.assert_allclose(audit.member_distances, 0.0, atol=1e-5)
+    assert audit.non_member_distances.min() > 0
+    labeler = RecipientLabeler(kit=path).fit()
+    assert audit.accuracy == pytest.approx(labeler.score(X[rest], y[rest]))
+    text = audit.summary()
+    assert "1.000" in text and "reveals which images the donor had" in text
+    assert "not a proof" in text
+
+
+@pytest.mark.parametrize("release", ["prototypes", "synthetic"])
+def test_summaries_hide_members(digits, fitted, tmp_path, release):
+    X, y = digits
+    est, donor, rest = fitted
+    path = tmp_path / "kit.joblib"
+    est.export_donor_kit(path, X[donor], y[donor], release=release)
+    audit = audit_donor_kit(path, X[donor], X[rest])
+    # far from the per-image kit's perfect 1.0; members are not at distance zero
+    assert audit.membership_auc < 0.8
+    assert audit.member_distances.min() > 1e-4
+    assert audit.accuracy is None and "kit accuracy" not in audit.summary()
+
+
+def test_noise_lowers_the_attack(digits, fitted, tmp_path):
+    X, y = digits
+    est, donor, rest = fitted
+    path = tmp_path / "kit.joblib"
+    kit = est.export_donor_kit(path, X[donor], y[donor], feature_noise=0.5, clip_norm=5.0)
+    audit = audit_donor_kit(kit, X[donor], X[rest])
+    assert audit.membership_auc < 0.9
+    assert "feature noise" in audit.summary() and audit.release["epsilon"] > 0
+
+
+def test_paper_mode_kit_can_be_audited(digits, tmp_path):
+    X, y = digits
+    donor, rest = donor_split(y, 60, seed=1)
+    est = DCSAETransformer(**FAST_CONV, feature_mode="paper", random_state=0)
+    est.fit(X[donor], y[donor])
+    kit = est.export_donor_kit(tmp_path / "k.joblib", X[donor], y[donor])
+    audit = audit_donor_kit(kit, X[donor], X[rest])
+    assert 0.0 <= audit.membership_auc <= 1.0
+    assert len(audit.member_distances) == len(donor)
+
+
+def test_audit_input_errors(digits, fitted, tmp_path):
+    X, y = digits
+    est, donor, rest = fitted
+    kit = est.export_donor_kit(tmp_path / "k.joblib", X[donor], y[donor])
+    with pytest.raises(ValueError, match="needs its labels y_eval"):
+        audit_donor_kit(kit, X[donor], X[rest], X_eval=X[rest])
+    with pytest.raises(ValueError, match=r"image shape|features"):
+        audit_donor_kit(kit, X[donor].reshape(len(donor), -1)[:, :10], X[rest])
+    with pytest.raises(ValueError, match="members and non-members"):
+        audit_donor_kit(kit, X[donor], X[rest][:0])
