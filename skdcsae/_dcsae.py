@@ -85,6 +85,41 @@ class DCSAETransformer(_BaseLatentTransformer):
         data statistics in the encoder. ``dp=True`` needs ``"group"`` or ``"none"`` for
         images (tabular data uses an MLP without normalisation layers, so ``norm`` does not
         matter there).
+    dp : bool, default=False
+        Train with differential privacy (DP-SGD, through Opacus; install it with
+        ``pip install "skdcsae[privacy]"``). Each step draws a random subset of the images
+        (each one independently with probability ``batch_size / n_samples``), limits how much
+        any single image can change the weights (its gradient is clipped to ``max_grad_norm``),
+        and adds Gaussian noise. The guarantee, reported in ``privacy_``, covers the
+        encoder/decoder weights that training produces: whoever sees them learns almost
+        nothing about whether any one image was in the training set. It does **not** cover
+        features computed afterwards: the donor features in an exported kit are a function of
+        the donor images themselves and are protected only by the export's own release
+        settings. Nor does it cover the input scaling learned in ``fit`` (``input_range_``,
+        ``input_offset_``, ``input_scale_``, computed exactly from the data): for images these
+        are the pixel range; for tabular data, scale it with public bounds first and pass
+        ``scaling=None``. Needs ``norm="group"`` or ``"none"`` for images (BatchNorm mixes
+        the samples of a batch) and ``early_stopping=False`` (the validation split and the
+        choice of the best epoch are outside the accounting). Exactly one of
+        ``target_epsilon`` and ``noise_multiplier`` must be given. The batch sampling and
+        the noise come from torch's seeded generator (not Opacus' cryptographically secure
+        mode), so that ``random_state`` reproduces a fit: treat the ``random_state`` of a
+        private fit as a secret, since whoever knows it can regenerate the noise.
+    target_epsilon : float, default=None
+        Privacy budget epsilon to reach after ``max_epochs`` epochs (smaller is more private;
+        1-10 is the usual range). The noise multiplier is then computed with Opacus' RDP
+        accountant for sample rate ``batch_size / n_samples``. Only with ``dp=True``.
+    target_delta : float, default=None
+        The delta of the (epsilon, delta) guarantee: the probability with which it may fail.
+        ``None`` means ``min(1e-5, 1 / (10 * n_samples))``, well below ``1 / n_samples`` as
+        it must be (a mechanism that publishes each record with probability delta satisfies
+        (0, delta)-DP). Only with ``dp=True``.
+    noise_multiplier : float, default=None
+        Standard deviation of the gradient noise relative to ``max_grad_norm``, given instead
+        of ``target_epsilon``; the epsilon it gives is reported in ``privacy_``. ``0`` only
+        clips (no privacy: epsilon is infinite). Only with ``dp=True``.
+    max_grad_norm : float, default=1.0
+        Per-sample gradient clipping bound (L2 norm over all weights) used with ``dp=True``.
     scaling : {"auto", "minmax", "standard"} or None, default="auto"
         Input preprocessing learned in ``fit``. ``"minmax"`` maps the fit data's global
         [min, max] to [0, 1] (so uint8 images and float images in [0, 1] give the same
@@ -112,43 +147,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:N"`` or ``"mps"``. An unavailable device raises ``ValueError`` at fit.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the reparameterisation noise and the
-        ``"paper"`` feature samples. The same seed gives the same output on the CPU.
+        Seeds weight initialisation, shuffling, the reparameterisation noise, the
+        ``"paper"`` feature samples and, with ``dp=True``, the Poisson sampling of batches and
+        the gradient noise. The same seed gives the same output on the CPU.
     verbose : int, default=0
         If non-zero, show a progress bar and the per-epoch loss table.
-    dp : bool, default=False
-        Train with differential privacy (DP-SGD, through Opacus; install it with
-        ``pip install "skdcsae[privacy]"``). Each step draws a random subset of the images
-        (each one independently with probability ``batch_size / n_samples``), limits how much
-        any single image can change the weights (its gradient is clipped to ``max_grad_norm``),
-        and adds Gaussian noise. The guarantee, reported in ``privacy_``, covers the
-        encoder/decoder weights that training produces: whoever sees them learns almost
-        nothing about whether any one image was in the training set. It does **not** cover
-        features computed afterwards: the donor features in an exported kit are a function of
-        the donor images themselves and are protected only by the export's own release
-        settings. Nor does it cover the input scaling learned in ``fit`` (``input_range_``,
-        ``input_offset_``, ``input_scale_``, computed exactly from the data): for images these
-        are the pixel range; for tabular data, scale it with public bounds first and pass
-        ``scaling=None``. Needs ``norm="group"`` or ``"none"`` for images (BatchNorm mixes
-        the samples of a batch) and ``early_stopping=False`` (the validation split and the
-        choice of the best epoch are outside the accounting). Exactly one of
-        ``target_epsilon`` and ``noise_multiplier`` must be given.
-    target_epsilon : float, default=None
-        Privacy budget epsilon to reach after ``max_epochs`` epochs (smaller is more private;
-        1-10 is the usual range). The noise multiplier is then computed with Opacus' RDP
-        accountant for sample rate ``batch_size / n_samples``. Only with ``dp=True``.
-    target_delta : float, default=None
-        The delta of the (epsilon, delta) guarantee: the probability with which it may fail.
-        ``None`` means ``min(1e-5, 1 / (10 * n_samples))``, well below ``1 / n_samples`` as
-        it must be (a mechanism that publishes each record with probability delta satisfies
-        (0, delta)-DP). Only with ``dp=True``.
-    noise_multiplier : float, default=None
-        Standard deviation of the gradient noise relative to ``max_grad_norm``, given instead
-        of ``target_epsilon``; the epsilon it gives is reported in ``privacy_``. ``0`` only
-        clips (no privacy: epsilon is infinite). Only with ``dp=True``.
-    max_grad_norm : float, default=1.0
-        Per-sample gradient clipping bound (L2 norm over all weights) used with ``dp=True``.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -232,6 +235,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         conv_channels=(128, 64, 32, 16),
         dense_sizes=(2048, 1000, 250),
         norm="batch",
+        dp=False,
+        target_epsilon=None,
+        target_delta=None,
+        noise_multiplier=None,
+        max_grad_norm=1.0,
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
@@ -243,11 +251,6 @@ class DCSAETransformer(_BaseLatentTransformer):
         device="auto",
         random_state=None,
         verbose=0,
-        dp=False,
-        target_epsilon=None,
-        target_delta=None,
-        noise_multiplier=None,
-        max_grad_norm=1.0,
     ):
         self.n_components = n_components
         self.alpha = alpha
@@ -259,6 +262,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         self.conv_channels = conv_channels
         self.dense_sizes = dense_sizes
         self.norm = norm
+        self.dp = dp
+        self.target_epsilon = target_epsilon
+        self.target_delta = target_delta
+        self.noise_multiplier = noise_multiplier
+        self.max_grad_norm = max_grad_norm
         self.scaling = scaling
         self.lr = lr
         self.max_epochs = max_epochs
@@ -270,11 +278,6 @@ class DCSAETransformer(_BaseLatentTransformer):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-        self.dp = dp
-        self.target_epsilon = target_epsilon
-        self.target_delta = target_delta
-        self.noise_multiplier = noise_multiplier
-        self.max_grad_norm = max_grad_norm
 
     def _net_kwargs(self):
         kwargs = {
