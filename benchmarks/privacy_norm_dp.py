@@ -50,9 +50,23 @@ DEFAULT_CONFIGS = [
 
 
 def parse_config(text: str) -> dict:
-    """``"norm=group,dp=True,lr=0.003"`` -> ``{"norm": "group", "dp": True, "lr": 0.003}``."""
+    """``"norm=group,dp=True,conv_channels=(16,8)"`` -> ``{"norm": "group", "dp": True,
+    "conv_channels": (16, 8)}``."""
     config = {}
-    for item in filter(None, text.split(",")):
+    # split on the commas outside brackets, so that "conv_channels=(16,8)" stays whole
+    items, depth, current = [], 0, ""
+    for char in text:
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    for item in filter(None, items):
         key, _, value = item.partition("=")
         try:
             config[key.strip()] = ast.literal_eval(value.strip())
