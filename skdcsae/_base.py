@@ -257,6 +257,10 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     def _net_kwargs(self) -> dict:
         return {}
 
+    def _training_net_class(self) -> type:
+        """The skorch net that trains this fit (a subclass may pick one from its parameters)."""
+        return self._net_class
+
     # --- training ---------------------------------------------------------------------------
     def _term_scoring(self) -> list:
         """Per-epoch averages of each loss term, for ``history_``."""
@@ -281,7 +285,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
         X_t = self._to_tensor(X)
         y_t = None if y_index is None else torch.as_tensor(y_index, dtype=torch.long)
         self._fit_net(
-            self._net_class,
+            self._training_net_class(),
             X_t,
             y_t,
             seed=seed,

@@ -82,7 +82,44 @@ class DCSAETransformer(_BaseLatentTransformer):
         and the latent heads. The decoder mirrors them.
     norm : {"batch", "group", "none"}, default="batch"
         Normalisation in the conv blocks. ``"batch"`` is the paper's; ``"group"`` stores no
-        data statistics in the encoder.
+        data statistics in the encoder. ``dp=True`` needs ``"group"`` or ``"none"`` for
+        images (tabular data uses an MLP without normalisation layers, so ``norm`` does not
+        matter there).
+    dp : bool, default=False
+        Train with differential privacy (DP-SGD, through Opacus; install it with
+        ``pip install "skdcsae[privacy]"``). Each step draws a random subset of the images
+        (each one independently with probability ``batch_size / n_samples``), limits how much
+        any single image can change the weights (its gradient is clipped to ``max_grad_norm``),
+        and adds Gaussian noise. The guarantee, reported in ``privacy_``, covers the
+        encoder/decoder weights that training produces: whoever sees them learns almost
+        nothing about whether any one image was in the training set. It does **not** cover
+        features computed afterwards: the donor features in an exported kit are a function of
+        the donor images themselves and are protected only by the export's own release
+        settings. Nor does it cover the input scaling learned in ``fit`` (``input_range_``,
+        ``input_offset_``, ``input_scale_``, computed exactly from the data): for images these
+        are the pixel range; for tabular data, scale it with public bounds first and pass
+        ``scaling=None``. Needs ``norm="group"`` or ``"none"`` for images (BatchNorm mixes
+        the samples of a batch) and ``early_stopping=False`` (the validation split and the
+        choice of the best epoch are outside the accounting). Exactly one of
+        ``target_epsilon`` and ``noise_multiplier`` must be given. The batch sampling and
+        the noise come from torch's seeded generator (not Opacus' cryptographically secure
+        mode), so that ``random_state`` reproduces a fit: treat the ``random_state`` of a
+        private fit as a secret, since whoever knows it can regenerate the noise.
+    target_epsilon : float, default=None
+        Privacy budget epsilon to reach after ``max_epochs`` epochs (smaller is more private;
+        1-10 is the usual range). The noise multiplier is then computed with Opacus' RDP
+        accountant for sample rate ``batch_size / n_samples``. Only with ``dp=True``.
+    target_delta : float, default=None
+        The delta of the (epsilon, delta) guarantee: the probability with which it may fail.
+        ``None`` means ``min(1e-5, 1 / (10 * n_samples))``, well below ``1 / n_samples`` as
+        it must be (a mechanism that publishes each record with probability delta satisfies
+        (0, delta)-DP). Only with ``dp=True``.
+    noise_multiplier : float, default=None
+        Standard deviation of the gradient noise relative to ``max_grad_norm``, given instead
+        of ``target_epsilon``; the epsilon it gives is reported in ``privacy_``. ``0`` only
+        clips (no privacy: epsilon is infinite). Only with ``dp=True``.
+    max_grad_norm : float, default=1.0
+        Per-sample gradient clipping bound (L2 norm over all weights) used with ``dp=True``.
     scaling : {"auto", "minmax", "standard"} or None, default="auto"
         Input preprocessing learned in ``fit``. ``"minmax"`` maps the fit data's global
         [min, max] to [0, 1] (so uint8 images and float images in [0, 1] give the same
@@ -110,11 +147,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:N"`` or ``"mps"``. An unavailable device raises ``ValueError`` at fit.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the reparameterisation noise and the
-        ``"paper"`` feature samples. The same seed gives the same output on the CPU.
+        Seeds weight initialisation, shuffling, the reparameterisation noise, the
+        ``"paper"`` feature samples and, with ``dp=True``, the Poisson sampling of batches and
+        the gradient noise. The same seed gives the same output on the CPU.
     verbose : int, default=0
         If non-zero, show a progress bar and the per-epoch loss table.
-
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -135,6 +172,14 @@ class DCSAETransformer(_BaseLatentTransformer):
         The learned input scaling ``(x - input_offset_) / input_scale_``.
     input_range_ : tuple of float
         Minimum and maximum value seen in the fit data.
+    privacy_ : dict or None
+        With ``dp=True``, the guarantee of the trained weights, plain data only::
+
+            {"mechanism": "DP-SGD", "epsilon": float, "delta": float,
+             "noise_multiplier": float, "max_grad_norm": float, "sample_rate": float,
+             "epochs": int, "steps": int, "accountant": "rdp", "library": "opacus <version>"}
+
+        ``None`` with ``dp=False``.
 
     See Also
     --------
@@ -169,6 +214,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         "rho": [Interval(Real, 0, None, closed="neither")],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "feature_mode": [StrOptions({"means", "paper"})],
+        "dp": ["boolean"],
+        "target_epsilon": [Interval(Real, 0, None, closed="neither"), None],
+        "target_delta": [Interval(Real, 0, 1, closed="neither"), None],
+        "noise_multiplier": [Interval(Real, 0, None, closed="left"), None],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither")],
     }
     _net_class = _DCSAENet
 
@@ -185,6 +235,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         conv_channels=(128, 64, 32, 16),
         dense_sizes=(2048, 1000, 250),
         norm="batch",
+        dp=False,
+        target_epsilon=None,
+        target_delta=None,
+        noise_multiplier=None,
+        max_grad_norm=1.0,
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
@@ -207,6 +262,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         self.conv_channels = conv_channels
         self.dense_sizes = dense_sizes
         self.norm = norm
+        self.dp = dp
+        self.target_epsilon = target_epsilon
+        self.target_delta = target_delta
+        self.noise_multiplier = noise_multiplier
+        self.max_grad_norm = max_grad_norm
         self.scaling = scaling
         self.lr = lr
         self.max_epochs = max_epochs
@@ -220,11 +280,83 @@ class DCSAETransformer(_BaseLatentTransformer):
         self.verbose = verbose
 
     def _net_kwargs(self):
-        return {
+        kwargs = {
             "alpha": float(self.alpha),
             "beta": float(self.beta),
             "rho": float(self.rho),
             "kl_weight": float(self.kl_weight),
+        }
+        if self._dp_settings is not None:
+            kwargs.update({k: v for k, v in self._dp_settings.items() if k != "library"})
+        return kwargs
+
+    def _training_net_class(self):
+        if self._dp_settings is None:
+            return _DCSAENet
+        from ._dp import _DPDCSAENet
+
+        return _DPDCSAENet
+
+    def _check_dp(self, n_samples: int) -> dict | None:
+        """Validate the DP parameters; the DP-SGD settings of this fit (None with dp=False)."""
+        given = [
+            name
+            for name in ("target_epsilon", "target_delta", "noise_multiplier")
+            if getattr(self, name) is not None
+        ]
+        if not self.dp:
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} set but dp=False: training would not be private. "
+                    f"Set dp=True, or leave {', '.join(given)} at None."
+                )
+            return None
+        if (self.target_epsilon is None) == (self.noise_multiplier is None):
+            raise ValueError(
+                "dp=True needs exactly one of target_epsilon (the privacy budget to reach) and "
+                "noise_multiplier (the noise to add); got "
+                + ("both." if self.target_epsilon is not None else "neither.")
+            )
+        if self.image_shape_ is not None and self.norm == "batch":
+            raise ValueError(
+                "dp=True cannot train with norm='batch': BatchNorm mixes the samples of a batch "
+                "(and stores their statistics), so per-sample gradients and the DP guarantee "
+                "are undefined. Use norm='group' (or norm='none')."
+            )
+        if self.early_stopping:
+            raise ValueError(
+                "dp=True cannot be combined with early_stopping=True: the validation split and "
+                "the choice of the best epoch use the data outside the privacy accounting. "
+                "Set early_stopping=False and choose max_epochs in advance."
+            )
+        from ._dp import dp_settings
+
+        return dp_settings(
+            n_samples=n_samples,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            target_epsilon=self.target_epsilon,
+            target_delta=self.target_delta,
+            noise_multiplier=self.noise_multiplier,
+            max_grad_norm=self.max_grad_norm,
+        )
+
+    def _privacy_report(self) -> dict | None:
+        settings = self._dp_settings
+        if settings is None:
+            return None
+        spent = self.net_.privacy_spent_
+        return {
+            "mechanism": "DP-SGD",
+            "epsilon": float(spent["epsilon"]),
+            "delta": float(settings["delta"]),
+            "noise_multiplier": float(settings["noise_multiplier"]),
+            "max_grad_norm": float(settings["max_grad_norm"]),
+            "sample_rate": float(settings["sample_rate"]),
+            "epochs": int(self.n_iter_),
+            "steps": int(spent["steps"]),
+            "accountant": "rdp",
+            "library": str(settings["library"]),
         }
 
     @fit_context(prefer_skip_nested_validation=True)
@@ -250,7 +382,12 @@ class DCSAETransformer(_BaseLatentTransformer):
             ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
             length, or ``device`` names a device this machine does not have.
             Also if ``y`` has fewer than two classes, or more than two with
-            ``feature_mode="paper"``.
+            ``feature_mode="paper"``; and with ``dp=True``, if not exactly one of
+            ``target_epsilon`` and ``noise_multiplier`` is given, if the images would be
+            trained with ``norm="batch"``, or with ``early_stopping=True`` (and with
+            ``dp=False``, if a DP-only parameter is set).
+        ImportError
+            If ``dp=True`` and Opacus is not installed.
         """
         X, y = self._validate_input(X, y, reset=True, require_y=True)
         check_classification_targets(y)
@@ -265,8 +402,11 @@ class DCSAETransformer(_BaseLatentTransformer):
                 f"feature_mode='paper' (the paper's Algorithm 1) is defined for two classes; "
                 f"got {len(self.classes_)}. Use feature_mode='means' for more classes."
             )
+        self._dp_settings = self._check_dp(len(X))
         self._fit_scaling(X)
-        return self._train(X, y_index, n_heads=len(self.classes_))
+        self._train(X, y_index, n_heads=len(self.classes_))
+        self.privacy_ = self._privacy_report()
+        return self
 
     def transform(self, X):
         """Encode images into latent features.
