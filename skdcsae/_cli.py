@@ -26,6 +26,7 @@ _DONOR_EPILOG = """examples:
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50
   skdcsae donor xrays/ --out kit.joblib --image-size 64 --epochs 100 --key-file secret.key
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release synthetic
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --dp --target-epsilon 3
   (a folder holds one sub-folder of images per class: xrays/normal/*.png, xrays/pneumonia/*.dcm)
 """
 _RECIPIENT_EPILOG = """examples:
@@ -150,9 +151,10 @@ def _build_parser() -> argparse.ArgumentParser:
     donor.add_argument(
         "--norm",
         choices=["batch", "group", "none"],
-        default="batch",
-        help="normalisation in the conv blocks: 'batch' (the paper; stores data statistics "
-        "in the encoder) or 'group' (stores none)",
+        default=None,
+        help="normalisation in the conv blocks: 'batch' (the paper, the default without --dp; "
+        "stores data statistics in the encoder), 'group' (stores none; the default with --dp) "
+        "or 'none'",
     )
     donor.add_argument(
         "--release",
@@ -180,8 +182,26 @@ def _build_parser() -> argparse.ArgumentParser:
     donor.add_argument(
         "--clip-norm", type=float, default=None, help="clip feature vectors to this L2 norm"
     )
+    donor.add_argument(
+        "--dp",
+        action="store_true",
+        help="train with DP-SGD (needs opacus: pip install 'skdcsae[privacy]'; implies "
+        "--norm group unless --norm is given); give --target-epsilon or --noise-multiplier",
+    )
+    donor.add_argument(
+        "--target-epsilon", type=float, default=None, help="DP-SGD privacy budget epsilon"
+    )
+    donor.add_argument(
+        "--noise-multiplier", type=float, default=None, help="DP-SGD noise (instead of epsilon)"
+    )
+    donor.add_argument(
+        "--delta", type=float, default=None, help="DP delta (default min(1e-5, 1/(10 n)))"
+    )
+    donor.add_argument(
+        "--max-grad-norm", type=float, default=1.0, help="DP-SGD per-image gradient clip (1)"
+    )
     donor.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    donor.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    donor.add_argument("--seed", type=int, default=None, help="random seed (0; none with --dp)")
     donor.add_argument(
         "--key-file", default=None, help="sign the kit with the key in this file (HMAC-SHA256)"
     )
@@ -409,10 +429,27 @@ def _cmd_donor(args) -> None:
             f"{args.data} has no labels: a donor needs a folder with one sub-folder "
             "per class, or a labelled .npz"
         )
+    if args.dp and args.target_epsilon is None and args.noise_multiplier is None:
+        raise _CLIError("--dp needs --target-epsilon (the privacy budget) or --noise-multiplier")
+    if not args.dp and (args.target_epsilon, args.noise_multiplier, args.delta) != (None,) * 3:
+        raise _CLIError("--target-epsilon/--noise-multiplier/--delta need --dp")
+    # A private fit gets no fixed default seed: whoever knows the seed can regenerate the noise.
+    seed = args.seed if args.seed is not None or args.dp else 0
+    pick_seed = 0 if args.seed is None else args.seed
     if args.n_per_class is not None:
-        keep = _pick_per_class(y, args.n_per_class, args.seed)
+        keep = _pick_per_class(y, args.n_per_class, pick_seed)
         X, y = X[keep], y[keep]
     conv, dense = _ARCHS[args.arch]
+    norm = args.norm or ("group" if args.dp else "batch")
+    dp_params = {}
+    if args.dp:
+        dp_params = {
+            "dp": True,
+            "target_epsilon": args.target_epsilon,
+            "noise_multiplier": args.noise_multiplier,
+            "target_delta": args.delta,
+            "max_grad_norm": args.max_grad_norm,
+        }
     classes, counts = np.unique(y, return_counts=True)
     print(
         f"Donor data: {len(y)} images of shape {X.shape[1:]}, classes "
@@ -429,9 +466,10 @@ def _cmd_donor(args) -> None:
         lr=args.lr,
         max_epochs=args.epochs,
         batch_size=args.batch_size,
-        norm=args.norm,
+        norm=norm,
         device=args.device,
-        random_state=args.seed,
+        random_state=seed,
+        **dp_params,
         verbose=0 if args.quiet else 1,
     )
     est.fit(X, y)
@@ -451,6 +489,13 @@ def _cmd_donor(args) -> None:
         f"Trained {est.n_iter_} epochs on {est.device_}; final loss "
         f"{est.history_[-1, 'train_loss']:.4g}."
     )
+    if est.privacy_ is not None:
+        p = est.privacy_
+        print(
+            f"DP-SGD: the encoder is (epsilon={p['epsilon']:.3g}, delta={p['delta']:.3g})-"
+            f"differentially private per donor image (noise multiplier "
+            f"{p['noise_multiplier']:.3g}, gradients clipped to {p['max_grad_norm']:g})."
+        )
     print(
         f"Donor kit written to {out} ({out.stat().st_size:,} bytes"
         f"{', signed' if key else ''}). It holds the encoder and {kit.n_donor} latent "

@@ -149,7 +149,9 @@ class DCSAETransformer(_BaseLatentTransformer):
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the reparameterisation noise, the
         ``"paper"`` feature samples and, with ``dp=True``, the Poisson sampling of batches and
-        the gradient noise. The same seed gives the same output on the CPU.
+        the gradient noise. The same seed gives the same output on the CPU. A donor kit of a
+        ``dp=True`` fit does not record ``random_state`` (whoever knows it can regenerate the
+        noise); keep an integer seed of a private fit secret, or leave it at None.
     verbose : int, default=0
         If non-zero, show a progress bar and the per-epoch loss table.
     Attributes
@@ -322,6 +324,13 @@ class DCSAETransformer(_BaseLatentTransformer):
                 "dp=True cannot train with norm='batch': BatchNorm mixes the samples of a batch "
                 "(and stores their statistics), so per-sample gradients and the DP guarantee "
                 "are undefined. Use norm='group' (or norm='none')."
+            )
+        if self.feature_mode == "paper":
+            raise ValueError(
+                "dp=True cannot be combined with feature_mode='paper': Algorithm 1's feature "
+                "samples are seeded from the training seed and their seed travels in the donor "
+                "kit, which would let a reader regenerate the training noise. Use "
+                "feature_mode='means' (the default)."
             )
         if self.early_stopping:
             raise ValueError(
@@ -545,7 +554,8 @@ class DCSAETransformer(_BaseLatentTransformer):
             Clip every feature vector to this L2 norm before summarising or adding noise.
             Choose it from prior knowledge, not from the data.
         delta : float or None, default=None
-            Delta of the feature noise's (epsilon, delta); None means ``1 / (10 * n_samples)``.
+            Delta of the feature noise's (epsilon, delta); None means
+            ``min(1e-5, 1 / (10 * n_samples))``, as for DP-SGD.
         key : str or bytes, default=None
             Shared secret: adds an HMAC-SHA256 signature that ``load_donor_kit(path, key=key)``
             verifies.

@@ -1398,6 +1398,9 @@ def _export_donor_kit(
         for k, v in sorted(params.items())
         if k not in ("callbacks", "device", "verbose")
     }
+    if privacy is not None:
+        # the seed regenerates DP-SGD's noise: never ship it with a private encoder
+        hyper["random_state"] = "<withheld: differentially private training>"
     hyper["n_iter"] = int(estimator.n_iter_)
     hyper["trained_on"] = str(estimator.device_)
     image_shape = estimator.image_shape_

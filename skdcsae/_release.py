@@ -26,6 +26,7 @@ less:
 from __future__ import annotations
 
 import math
+import secrets
 from numbers import Integral, Real
 
 import numpy as np
@@ -216,9 +217,10 @@ def release_features(
         Clip every feature vector to this L2 norm before summarising or adding noise.
     delta : float or None, default=None
         Delta of the reported (epsilon, delta) when ``feature_noise`` is set; None means
-        ``1 / (10 * n)``.
+        ``min(1e-5, 1 / (10 * n))``.
     random_state : int, default=0
-        Seeds k-means and the noise.
+        Seeds k-means and the synthetic draws. The noise is never seeded: it comes from the
+        operating system's secure random source.
 
     Returns
     -------
@@ -257,7 +259,7 @@ def release_features(
                 "release='per_image'."
             )
     work = _clip_rows(features, float(clip_norm)) if clip_norm is not None else features
-    rng = np.random.default_rng([int(random_state), 7])
+    rng = np.random.default_rng([int(random_state), 7])  # k-means and synthetic draws
     n_groups = []
     if mode == "per_image":
         released, row_index, weights = work, y_index.copy(), np.ones(n)
@@ -303,9 +305,14 @@ def release_features(
     if feature_noise is not None:
         # sensitivity of a row to replacing one of its images: 2C for one image, 2C/m for a mean
         sensitivity = 2.0 * float(clip_norm) / weights
-        noise = rng.standard_normal(released.shape) * (float(feature_noise) * sensitivity)[:, None]
+        # Drawn from the operating system's secure source, never from a seed: whoever could
+        # regenerate the noise could subtract it. Two exports therefore differ.
+        secure = np.random.default_rng(secrets.randbits(128))
+        noise = (
+            secure.standard_normal(released.shape) * (float(feature_noise) * sensitivity)[:, None]
+        )
         released = released + noise
-        delta = 1.0 / (10.0 * n) if delta is None else float(delta)
+        delta = min(1e-5, 1.0 / (10.0 * n)) if delta is None else float(delta)
         info["feature_noise"] = float(feature_noise)
         info["delta"] = delta
         info["epsilon"] = gaussian_mechanism_epsilon(float(feature_noise), delta)

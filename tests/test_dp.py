@@ -177,6 +177,7 @@ def test_dp_false_leaves_privacy_none(digits):
         ({}, "exactly one of.*neither"),
         ({"target_epsilon": 1e-9}, "cannot be reached"),
         ({"dp": False, "target_epsilon": 3.0}, "dp=False"),
+        ({"feature_mode": "paper", "target_epsilon": 3.0}, "feature_mode='paper'"),
     ],
 )
 def test_refusals(digits, params, match):
@@ -230,3 +231,39 @@ def test_opacus_per_sample_gradients_match_one_sample_backprop(norm):
         loss(X[i : i + 1], y[i : i + 1]).backward()
         for name, p in module.named_parameters():
             torch.testing.assert_close(per_sample[name][i], p.grad, rtol=1e-3, atol=1e-3)
+
+
+# --- the donor kit of a private fit ----------------------------------------------------------
+def test_kit_records_the_guarantee_and_withholds_the_seed(dp_fitted, digits, tmp_path):
+    from skdcsae import load_donor_kit
+
+    X, y = digits
+    path = tmp_path / "kit.joblib"
+    dp_fitted.export_donor_kit(path, X[:100], y[:100], release="synthetic")
+    kit = load_donor_kit(path)
+    assert kit.privacy == dp_fitted.privacy_
+    assert kit.privacy["epsilon"] <= 2.0 + 1e-6
+    # the seed would regenerate DP-SGD's noise
+    assert kit.hyperparameters["random_state"].startswith("<withheld")
+    text = kit.summary()
+    assert "encoder training DP-SGD" in text
+    assert f"epsilon={kit.privacy['epsilon']:.3g}" in text
+    assert "release          synthetic" in text
+
+
+def test_cli_donor_with_dp_prints_the_guarantee(digits, tmp_path):
+    from .test_cli import run_cli
+
+    X, y = digits
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, train_images=(X[:120] * 16).astype(np.uint8), train_labels=y[:120, None])
+    kit = tmp_path / "kit.joblib"
+    out = run_cli(
+        "donor", npz, "--out", kit, "--dp", "--target-epsilon", "4", "--epochs", "2",
+        "--conv-channels", "8,4", "--dense-sizes", "32", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert "differentially private per donor image" in out.stdout
+    shown = run_cli("inspect", kit).stdout
+    assert "encoder training DP-SGD" in shown and "norm group" in shown
+    refused = run_cli("donor", npz, "--out", tmp_path / "k2.joblib", "--dp", check=False)
+    assert refused.returncode == 2 and "--target-epsilon" in refused.stderr
