@@ -192,7 +192,10 @@ def cmd_report(args) -> None:
         if r["training"] == "batch" and r["release"] == "per_image"
     }
     seeds = sorted({r["seed"] for r in rows})
-    commits = sorted({r["commit"] for r in rows})
+    by_commit = {}
+    for r in rows:
+        by_commit[r["commit"]] = by_commit.get(r["commit"], 0) + 1
+    commits = [f"{c} ({n} rows)" for c, n in by_commit.items()]
     lines = [
         "# Privacy: what a donor kit reveals, and what hiding it costs",
         "",

@@ -312,6 +312,7 @@ def run_unit(unit: dict) -> list[dict]:
                     "fit_s": round(fit_s, 2),
                     "label_s": round(time.perf_counter() - t0, 3),
                     "epochs": unit["resnet_epochs"] if group == "resnet" else unit["epochs"],
+                    "library": library_info(),
                 }
             )
     return rows
@@ -799,7 +800,9 @@ def cmd_report(args) -> None:
     header = [
         f"- Commit of the benchmark code: `{info['commit']}` (report written by "
         f"`python benchmarks/run.py report`)",
-        f"- skdcsae: this checkout, last changed in commit `{info['library_commit']}`",
+        f"- skdcsae at report time: last changed in commit `{info['library_commit']}`. Rows "
+        "record the skdcsae they ran (`library`: path@commit); accuracy rows written before "
+        "that field existed ran at the commits listed in `benchmarks/README.md`",
         f"- Machine: {info['cpu']}, {info['cores']} cores (shared with other jobs), torch "
         f"{info['torch']}, Python {info['python']}",
     ]

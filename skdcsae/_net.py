@@ -45,8 +45,10 @@ class _LatentNet(NeuralNet):
         weights = self.term_weights()
         total = sum(weights[name] * terms[name] for name in self.term_names).mean()
         prefix = "train_" if training else "valid_"
-        for name in self.term_names:
-            self.history.record_batch(prefix + name, terms[name].mean().item())
+        # one device-to-host copy for all terms (each .item() would wait for the GPU)
+        values = torch.stack([terms[name].detach().mean() for name in self.term_names]).tolist()
+        for name, value in zip(self.term_names, values, strict=True):
+            self.history.record_batch(prefix + name, value)
         return total
 
 

@@ -318,7 +318,12 @@ def test_gpu_trained_kit_loads_on_cpu(tmp_path):
     assert all(isinstance(w, np.ndarray) for w in kit.encoder_weights.values())
     recipient = RecipientLabeler(tmp_path / "gpu.joblib", device="cpu").fit()
     assert next(recipient.encoder_.parameters()).device.type == "cpu"
-    np.testing.assert_allclose(recipient.transform(X[120:]), est.transform(X[120:]), atol=1e-4)
+    # cuDNN runs float32 convolutions in TF32 by default on Ampere and later GPUs: features
+    # agree to about 1e-3 (measured on an H200: largest gap 4e-4 on PneumoniaMNIST)
+    gpu, cpu = est.transform(X[120:]), recipient.transform(X[120:])
+    np.testing.assert_allclose(cpu, gpu, rtol=1e-3, atol=2e-3)
+    np.testing.assert_array_equal(recipient.predict(X[120:]), RecipientLabeler(
+        tmp_path / "gpu.joblib", device="cuda").fit().predict(X[120:]))  # fmt: skip
 
 
 def test_docstring_examples_run():
