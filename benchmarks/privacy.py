@@ -45,6 +45,7 @@ _DP_SCHEDULE = {"max_epochs": 10, "lr": 3e-3}
 TRAININGS = {
     "batch": {"norm": "batch"},
     "group": {"norm": "group"},
+    "instance": {"norm": "instance"},
     "none": {"norm": "none"},
     # DP-SGD: 10 epochs at lr 3e-3 scored best of the settings tried in
     # benchmarks/privacy_norm_dp.py (50 epochs at lr 1e-3: 0.73-0.75 on seed 0)

@@ -67,8 +67,8 @@ class AnomalyVAETransformer(_BaseVAE):
         Channels of the conv blocks, as in :class:`~skdcsae.DCSAETransformer`.
     dense_sizes : tuple of int, default=(2048, 1000, 250)
         Widths of the dense layers; the decoder mirrors them.
-    norm : {"batch", "group", "none"}, default="batch"
-        Normalisation in the conv blocks.
+    norm : {"batch", "group", "instance", "none"}, default="batch"
+        Normalisation in the conv blocks (see :class:`DCSAETransformer`).
     scaling : {"auto", "minmax", "standard"} or None, default="auto"
         Input preprocessing learned in ``fit`` (on the training class):
         ``"auto"`` is ``"minmax"`` for images and ``"standard"`` for tabular data.

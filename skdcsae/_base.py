@@ -248,7 +248,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "conv_channels": ["array-like"],
         "dense_sizes": ["array-like"],
-        "norm": [StrOptions({"batch", "group", "none"})],
+        "norm": [StrOptions({"batch", "group", "instance", "none"})],
     }
 
     # --- hooks for subclasses ------------------------------------------------------------

@@ -150,11 +150,11 @@ def _build_parser() -> argparse.ArgumentParser:
     donor.add_argument("--dense-sizes", type=_ints, default=None, help="e.g. 256")
     donor.add_argument(
         "--norm",
-        choices=["batch", "group", "none"],
+        choices=["batch", "group", "instance", "none"],
         default=None,
         help="normalisation in the conv blocks: 'batch' (the paper, the default without --dp; "
-        "stores data statistics in the encoder), 'group' (stores none; the default with --dp) "
-        "or 'none'",
+        "stores data statistics in the encoder), 'group' (stores none; the default with --dp), "
+        "'instance' (per-channel groups; stores none) or 'none'",
     )
     donor.add_argument(
         "--release",

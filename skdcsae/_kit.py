@@ -922,7 +922,7 @@ def _check_config(config) -> dict:
         _fail(f"encoder_config must be a dict with the fields {list(_CONFIG_FIELDS)}")
     if config["kind"] not in ("conv", "mlp"):
         _fail(f"encoder_config kind must be 'conv' or 'mlp', got {config['kind']!r}")
-    if config["norm"] not in ("batch", "group", "none"):
+    if config["norm"] not in ("batch", "group", "instance", "none"):
         _fail(f"encoder_config norm must be 'batch', 'group' or 'none', got {config['norm']!r}")
     conv = config["kind"] == "conv"
     shape = _check_int_list(config["input_shape"], "encoder_config input_shape", min_len=1)

@@ -4,7 +4,7 @@ Every network is described by a plain-data ``config`` dict (strings, ints and li
 that an encoder can be rebuilt from a donor kit without unpickling any code:
 
 ``{"kind": "conv" | "mlp", "input_shape": [C, H, W] | [n_features], "conv_channels": [...],
-"dense_sizes": [...], "latent_dim": d, "n_heads": K, "norm": "batch" | "group" | "none"}``
+"dense_sizes": [...], "latent_dim": d, "n_heads": K, "norm": "batch" | "group" | "instance" | "none"}``
 
 The decoder sees only the latent sample: it upsamples to the encoder's recorded feature-map
 sizes (nearest neighbour) and never receives max-pool indices, so no information skips the
@@ -65,6 +65,10 @@ def _norm2d(kind: str, channels: int) -> nn.Module:
         return nn.BatchNorm2d(channels)
     if kind == "group":
         return nn.GroupNorm(math.gcd(8, channels), channels)
+    if kind == "instance":
+        # one group per channel: each image's channel normalised over its own pixels, with a
+        # learned scale and shift; no running statistics (unlike InstanceNorm2d's option)
+        return nn.GroupNorm(channels, channels)
     return nn.Identity()
 
 

@@ -80,8 +80,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     dense_sizes : tuple of int, default=(2048, 1000, 250)
         Widths of the dense layers between the conv blocks (or the input) and the latent head.
         The decoder mirrors them.
-    norm : {"batch", "group", "none"}, default="batch"
-        Normalisation in the conv blocks.
+    norm : {"batch", "group", "instance", "none"}, default="batch"
+        Normalisation in the conv blocks (see :class:`DCSAETransformer`).
     scaling : {"auto", "minmax", "standard"} or None, default="auto"
         Input preprocessing learned in ``fit``: ``"minmax"`` maps the fit data's global
         [min, max] to [0, 1], ``"standard"`` standardises each feature; ``"auto"`` is
