@@ -218,7 +218,9 @@ def cmd_report(args) -> None:
         f"- Feature noise: vectors clipped to L2 norm {CLIP:g}; epsilon per image at "
         "delta = min(1e-5, 1/(10 n)), given the encoder (and the grouping, for prototypes).",
         "- Cells: mean ± SEM over seeds; Δ acc = accuracy minus that of the default (batch norm, "
-        "per-image release) of the same seed, in points.",
+        "per-image release) of the same seed, in points. `fit s`: wall time of one fit on a "
+        "shared machine; rows ran under different loads, so compare it within a row group "
+        "only.",
         "",
         "| training | release | membership AUC | advantage | TPR @ 1% FPR | accuracy | Δ acc "
         "(points) | rows | ε features | ε DP-SGD | fit s |",

@@ -102,9 +102,9 @@ class DCSAETransformer(_BaseLatentTransformer):
         settings. Nor does it cover the input scaling learned in ``fit`` (``input_range_``,
         ``input_offset_``, ``input_scale_``, computed exactly from the data): for images these
         are the pixel range; for tabular data, scale it with public bounds first and pass
-        ``scaling=None``. Needs ``norm="group"`` or ``"none"`` for images (BatchNorm mixes
-        the samples of a batch) and ``early_stopping=False`` (the validation split and the
-        choice of the best epoch are outside the accounting). Exactly one of
+        ``scaling=None``. Needs ``norm="group"``, ``"instance"`` or ``"none"`` for images
+        (BatchNorm mixes the samples of a batch) and ``early_stopping=False`` (the validation
+        split and the choice of the best epoch are outside the accounting). Exactly one of
         ``target_epsilon`` and ``noise_multiplier`` must be given. The batch sampling and
         the noise come from torch's seeded generator (not Opacus' cryptographically secure
         mode), so that ``random_state`` reproduces a fit: treat the ``random_state`` of a

@@ -4,7 +4,8 @@ Every network is described by a plain-data ``config`` dict (strings, ints and li
 that an encoder can be rebuilt from a donor kit without unpickling any code:
 
 ``{"kind": "conv" | "mlp", "input_shape": [C, H, W] | [n_features], "conv_channels": [...],
-"dense_sizes": [...], "latent_dim": d, "n_heads": K, "norm": "batch" | "group" | "instance" | "none"}``
+"dense_sizes": [...], "latent_dim": d, "n_heads": K,
+"norm": "batch" | "group" | "instance" | "none"}``
 
 The decoder sees only the latent sample: it upsamples to the encoder's recorded feature-map
 sizes (nearest neighbour) and never receives max-pool indices, so no information skips the

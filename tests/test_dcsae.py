@@ -335,3 +335,28 @@ def test_transform_before_fit():
 
     with pytest.raises(NotFittedError):
         _fast().transform(np.zeros((2, 8, 8)))
+
+
+@pytest.mark.parametrize("norm", ["batch", "group", "instance", "none"])
+def test_norm_choices_and_what_the_encoder_stores(digits_binary, norm, tmp_path):
+    from skdcsae import RecipientLabeler
+
+    X, y = digits_binary
+    est = _fast(norm=norm).fit(X, y)
+    encoder = est.net_.module_.encoder
+    buffers = {name for name, _ in encoder.named_buffers()}
+    # only BatchNorm keeps statistics of the training data in the shipped encoder
+    assert bool(buffers) == (norm == "batch")
+    layers = [m for m in encoder.modules() if isinstance(m, torch.nn.GroupNorm)]
+    if norm == "instance":
+        assert layers and all(m.num_groups == m.num_channels for m in layers)
+    elif norm == "group":
+        assert layers and all(m.num_groups == min(8, m.num_channels) for m in layers)
+    else:
+        assert not layers
+    kit = est.export_donor_kit(tmp_path / "kit.joblib", X, y)
+    assert kit.encoder_config["norm"] == norm
+    np.testing.assert_allclose(
+        RecipientLabeler(kit=tmp_path / "kit.joblib").fit().transform(X), est.transform(X),
+        atol=1e-5,
+    )  # fmt: skip

@@ -267,3 +267,10 @@ def test_cli_donor_with_dp_prints_the_guarantee(digits, tmp_path):
     assert "encoder training DP-SGD" in shown and "norm group" in shown
     refused = run_cli("donor", npz, "--out", tmp_path / "k2.joblib", "--dp", check=False)
     assert refused.returncode == 2 and "--target-epsilon" in refused.stderr
+
+
+def test_instance_norm_trains_privately(digits):
+    X, y = digits
+    est = _dp(norm="instance", noise_multiplier=1.0, max_epochs=1).fit(X[:64], y[:64])
+    assert 0 < est.privacy_["epsilon"] < math.inf
+    assert not dict(est.net_.module_.encoder.named_buffers())
