@@ -9,6 +9,7 @@ ORDER = (
     "plot_latent_space.py",
     "plot_grid_search.py",
     "plot_donor_kit_roundtrip.py",
+    "plot_privacy_audit.py",
     "plot_image_folder.py",
     "plot_baselines.py",
 )
