@@ -35,6 +35,10 @@ class LeakageAudit:
         Distance of each candidate's features to the nearest released feature row.
     accuracy, balanced_accuracy : float or None
         The kit's labelling accuracy on the evaluation images, when given.
+    per_image_accuracy : float or None
+        Accuracy on the same images of a per-image release from the same encoder (an SVC on
+        the members' features and labels), when the members' labels are given: the
+        reference for what the kit's release mode costs.
     release : dict
         The kit's release description (mode, clipping, noise and its epsilon).
     privacy : dict or None
@@ -64,6 +68,14 @@ class LeakageAudit:
     release: dict
     privacy: dict | None
     n_rows: int
+    per_image_accuracy: float | None = None
+
+    @property
+    def accuracy_cost(self) -> float | None:
+        """Accuracy points lost against a per-image release of the same encoder (or None)."""
+        if self.accuracy is None or self.per_image_accuracy is None:
+            return None
+        return 100.0 * (self.per_image_accuracy - self.accuracy)
 
     def __repr__(self) -> str:
         acc = "None" if self.accuracy is None else f"{self.accuracy:.3f}"
@@ -109,6 +121,11 @@ class LeakageAudit:
             lines.append(
                 f"  kit accuracy       {self.accuracy:.3f} (balanced {self.balanced_accuracy:.3f}) "
                 "on the evaluation images"
+            )
+        if self.accuracy_cost is not None:
+            lines.append(
+                f"  accuracy cost      {self.accuracy_cost:+.1f} points against a per-image kit "
+                f"of the same encoder ({self.per_image_accuracy:.3f})"
             )
         if self.release.get("epsilon") is not None:
             lines.append(
@@ -158,6 +175,7 @@ def audit_donor_kit(
     *,
     X_eval=None,
     y_eval=None,
+    y_members=None,
     key=None,
     device="cpu",
 ):
@@ -185,6 +203,11 @@ def audit_donor_kit(
         Images of the same kind the donor did not use.
     X_eval, y_eval : array-like, default=None
         Labelled images to measure the kit's accuracy on (what the privacy setting costs).
+    y_members : array-like, default=None
+        Labels of the members. With ``X_eval``, the audit also scores a per-image release of
+        the same encoder (an SVC on the members' features), so that ``accuracy_cost`` says
+        what the kit's release mode (prototypes, synthetic rows, noise) costs. It does not
+        include what the encoder's own training settings (e.g. DP-SGD) cost.
     key : str or bytes, default=None
         Verify the kit's signature with this key.
     device : str, default="cpu"
@@ -193,7 +216,8 @@ def audit_donor_kit(
     Returns
     -------
     audit : LeakageAudit
-        AUC, advantage, true-positive rate at 1% false positives, distances, accuracy.
+        AUC, advantage, true-positive rate at 1% false positives, distances, accuracy and,
+        with ``y_members``, the accuracy cost of the release.
 
     Raises
     ------
@@ -227,14 +251,17 @@ def audit_donor_kit(
     truth = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
     score = -np.r_[members, non_members]  # nearer = more likely a member
     fpr, tpr, _ = roc_curve(truth, score)
-    accuracy = balanced = None
+    accuracy = balanced = per_image = None
     if X_eval is not None:
         if y_eval is None:
             raise ValueError("X_eval needs its labels y_eval to measure the kit's accuracy.")
-        predicted = labeler.predict(X_eval)
+        eval_features = labeler.transform(X_eval)
+        predicted = labeler.classifier_.predict(eval_features)
         y_eval = np.asarray(y_eval).ravel()
         accuracy = float(accuracy_score(y_eval, predicted))
         balanced = float(balanced_accuracy_score(y_eval, predicted))
+        if y_members is not None and labeler.kit_.feature_mode == "means":
+            per_image = _per_image_accuracy(labeler, X_members, y_members, eval_features, y_eval)
     kit_ = labeler.kit_
     return LeakageAudit(
         membership_auc=float(roc_auc_score(truth, score)),
@@ -247,4 +274,20 @@ def audit_donor_kit(
         release=dict(kit_.release),
         privacy=None if kit_.privacy is None else dict(kit_.privacy),
         n_rows=kit_.n_donor,
+        per_image_accuracy=per_image,
     )
+
+
+def _per_image_accuracy(labeler, X_members, y_members, eval_features, y_eval) -> float:
+    """Accuracy of the classifier a per-image kit of the same encoder would give."""
+    from sklearn.base import clone
+    from sklearn.utils.validation import column_or_1d
+
+    y_members = column_or_1d(y_members)
+    if len(y_members) != len(X_members):
+        raise ValueError(
+            f"y_members has {len(y_members)} labels for {len(X_members)} member images."
+        )
+    classifier = clone(labeler.classifier_)
+    classifier.fit(labeler.transform(X_members), y_members)
+    return float(accuracy_score(y_eval, classifier.predict(eval_features)))

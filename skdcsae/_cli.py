@@ -585,7 +585,10 @@ def _cmd_audit(args) -> None:
     if args.n_per_class is not None:
         if y_mem is None:
             raise _CLIError("--n-per-class needs labelled --members (sub-folders or a .npz)")
-        X_mem = X_mem[_pick_per_class(y_mem, args.n_per_class, args.seed)]
+        keep = _pick_per_class(y_mem, args.n_per_class, args.seed)
+        X_mem, y_mem = X_mem[keep], y_mem[keep]
+    if y_mem is not None:
+        y_mem = _match_label_type(y_mem, kit.classes)
     X_non, _, _ = load(args.non_members, args.non_members_split)
     X_eval = y_eval = None
     if args.eval is not None:
@@ -594,7 +597,14 @@ def _cmd_audit(args) -> None:
             raise _CLIError(f"--eval {args.eval} has no labels")
         y_eval = _match_label_type(y_eval, kit.classes)
     audit = audit_donor_kit(
-        kit, X_mem, X_non, X_eval=X_eval, y_eval=y_eval, key=key, device=args.device
+        kit,
+        X_mem,
+        X_non,
+        X_eval=X_eval,
+        y_eval=y_eval,
+        y_members=y_mem,
+        key=key,
+        device=args.device,
     )
     print(f"Kit {args.kit}:")
     print(audit.summary())

@@ -43,6 +43,28 @@ def test_per_image_kit_reveals_every_member(digits, fitted, tmp_path):
     text = audit.summary()
     assert "1.000" in text and "reveals which images the donor had" in text
     assert "not a proof" in text
+    assert audit.accuracy_cost is None and "accuracy cost" not in text
+
+
+def test_accuracy_cost_against_a_per_image_kit(digits, fitted, tmp_path):
+    X, y = digits
+    est, donor, rest = fitted
+    kits = {}
+    for release in ("per_image", "prototypes"):
+        kits[release] = est.export_donor_kit(tmp_path / f"{release}.joblib", X[donor], y[donor],
+                                             release=release)  # fmt: skip
+    args = (X[donor], X[rest[:100]])
+    kw = {"X_eval": X[rest], "y_eval": y[rest], "y_members": y[donor]}
+    same = audit_donor_kit(kits["per_image"], *args, **kw)
+    # a per-image kit is its own reference (float32 rows against float64 features: ~0 points)
+    assert abs(same.accuracy_cost) < 1.0
+    proto = audit_donor_kit(kits["prototypes"], *args, **kw)
+    assert proto.per_image_accuracy == pytest.approx(same.per_image_accuracy)
+    assert proto.accuracy_cost == pytest.approx(100 * (proto.per_image_accuracy - proto.accuracy))
+    assert "accuracy cost" in proto.summary()
+    with pytest.raises(ValueError, match="y_members has 3 labels"):
+        audit_donor_kit(kits["per_image"], *args, X_eval=X[rest], y_eval=y[rest],
+                        y_members=y[:3])  # fmt: skip
 
 
 @pytest.mark.parametrize("release", ["prototypes", "synthetic"])

@@ -137,6 +137,7 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     found = run_cli("audit", per_image, *audit_args)
     assert _auc(found.stdout) == 1.0, found.stdout  # every member's row is in the kit
     assert "kit accuracy" in found.stdout and "not a proof" in found.stdout
+    assert "accuracy cost" in found.stdout  # the members' labels come from the .npz
 
     synthetic = tmp_path / "synthetic.joblib"
     donor = run_cli(
