@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.neighbors import KNeighborsClassifier
 
 from skdcsae import DCSAETransformer, DonorKitError, RecipientLabeler, load_donor_kit
@@ -280,3 +282,52 @@ def test_changing_the_release_without_the_digest_is_detected(donor, tmp_path):
     write_payload(path, payload)
     with pytest.raises(DonorKitError, match="does not match its SHA-256 digest"):
         load_donor_kit(path)
+
+
+# --- properties over random feature tables ---------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    counts=st.lists(st.integers(10, 60), min_size=2, max_size=4),
+    n_prototypes=st.integers(1, 6),
+    min_count=st.integers(1, 10),
+    dim=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
+)
+def test_prototypes_partition_every_class(counts, n_prototypes, min_count, dim, seed):
+    rng = np.random.default_rng(seed)
+    y_index = np.repeat(np.arange(len(counts)), counts)
+    features = rng.normal(size=(len(y_index), dim)) * rng.uniform(0.1, 5)
+    classes = np.arange(len(counts))
+    rows, idx, weights, info = release_features(
+        features, y_index, classes, mode="prototypes", n_prototypes=n_prototypes,
+        min_count=min_count, random_state=seed,
+    )  # fmt: skip
+    for k, n in enumerate(counts):
+        w = weights[idx == k]
+        assert w.sum() == n  # every image in exactly one prototype
+        assert w.min() >= min_count and 1 <= len(w) <= n_prototypes
+        # each prototype is a mean of the class's rows: inside the class's bounding box
+        lo, hi = features[y_index == k].min(0), features[y_index == k].max(0)
+        assert np.all(rows[idx == k] >= lo - 1e-5) and np.all(rows[idx == k] <= hi + 1e-5)
+    assert info["n_groups_per_class"] == [int(np.sum(idx == k)) for k in classes]
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    counts=st.lists(st.integers(10, 40), min_size=2, max_size=3),
+    n_synthetic=st.one_of(st.none(), st.integers(1, 50)),
+    seed=st.integers(0, 2**16),
+)
+def test_synthetic_rows_per_class(counts, n_synthetic, seed):
+    rng = np.random.default_rng(seed)
+    y_index = np.repeat(np.arange(len(counts)), counts)
+    features = rng.normal(size=(len(y_index), 3))
+    rows, idx, weights, _ = release_features(
+        features, y_index, np.arange(len(counts)), mode="synthetic", n_synthetic=n_synthetic,
+        random_state=seed,
+    )  # fmt: skip
+    for k, n in enumerate(counts):
+        assert np.sum(idx == k) == (2 * n if n_synthetic is None else n_synthetic)
+    assert np.all(np.isfinite(rows)) and np.all(weights == 1)
