@@ -157,15 +157,16 @@ def _nearest_distances(candidates: np.ndarray, released: np.ndarray, chunk: int 
     return out
 
 
-def _attack_distances(labeler, X) -> np.ndarray:
+def _attack_distances(labeler, X) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of each image to the nearest released row, and every head's means."""
     kit = labeler.kit_
     mus, _ = labeler._encode(labeler._check_X(X))
     if kit.feature_mode == "paper":
         # released rows are samples of each image's own head; the attacker does not know the
         # label, so it tries every head's mean and keeps the closest
         per_head = [_nearest_distances(mus[:, k], kit.features) for k in range(mus.shape[1])]
-        return np.min(per_head, axis=0)
-    return _nearest_distances(mus.reshape(len(mus), -1), kit.features)
+        return np.min(per_head, axis=0), mus
+    return _nearest_distances(mus.reshape(len(mus), -1), kit.features), mus
 
 
 def audit_donor_kit(
@@ -246,8 +247,8 @@ def audit_donor_kit(
             f"{len(X_non_members)} non-member images."
         )
     labeler = RecipientLabeler(kit=kit, key=key, device=device).fit()
-    members = _attack_distances(labeler, X_members)
-    non_members = _attack_distances(labeler, X_non_members)
+    members, member_mus = _attack_distances(labeler, X_members)
+    non_members, _ = _attack_distances(labeler, X_non_members)
     truth = np.r_[np.ones(len(members)), np.zeros(len(non_members))]
     score = -np.r_[members, non_members]  # nearer = more likely a member
     fpr, tpr, _ = roc_curve(truth, score)
@@ -261,7 +262,11 @@ def audit_donor_kit(
         accuracy = float(accuracy_score(y_eval, predicted))
         balanced = float(balanced_accuracy_score(y_eval, predicted))
         if y_members is not None and labeler.kit_.feature_mode == "means":
-            per_image = _per_image_accuracy(labeler, X_members, y_members, eval_features, y_eval)
+            # a "means" kit's per-image rows are every head's means, already computed above
+            member_features = member_mus.reshape(len(member_mus), -1)
+            per_image = _per_image_accuracy(
+                labeler, member_features, y_members, eval_features, y_eval
+            )
     kit_ = labeler.kit_
     return LeakageAudit(
         membership_auc=float(roc_auc_score(truth, score)),
@@ -278,16 +283,16 @@ def audit_donor_kit(
     )
 
 
-def _per_image_accuracy(labeler, X_members, y_members, eval_features, y_eval) -> float:
+def _per_image_accuracy(labeler, member_features, y_members, eval_features, y_eval) -> float:
     """Accuracy of the classifier a per-image kit of the same encoder would give."""
     from sklearn.base import clone
     from sklearn.utils.validation import column_or_1d
 
     y_members = column_or_1d(y_members)
-    if len(y_members) != len(X_members):
+    if len(y_members) != len(member_features):
         raise ValueError(
-            f"y_members has {len(y_members)} labels for {len(X_members)} member images."
+            f"y_members has {len(y_members)} labels for {len(member_features)} member images."
         )
     classifier = clone(labeler.classifier_)
-    classifier.fit(labeler.transform(X_members), y_members)
+    classifier.fit(member_features, y_members)
     return float(accuracy_score(y_eval, classifier.predict(eval_features)))
