@@ -47,8 +47,8 @@ def plain_epoch_seconds(est, X, y, epochs: int) -> float:
     """Hand-written loop on the GPU: same module config, loss, Adam, lr, batch size."""
     import torch
 
-    from skdcsae._loss import dcsae_loss_terms
-    from skdcsae._network import MultiHeadVAE
+    from skdcsae._nn._loss import dcsae_loss_terms
+    from skdcsae._nn._modules import MultiHeadVAE
 
     torch.manual_seed(0)
     module = MultiHeadVAE(est.net_.module_.config).to("cuda")

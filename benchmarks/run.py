@@ -402,8 +402,8 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
     """
     import torch
 
-    from skdcsae._loss import dcsae_loss_terms
-    from skdcsae._network import MultiHeadVAE
+    from skdcsae._nn._loss import dcsae_loss_terms
+    from skdcsae._nn._modules import MultiHeadVAE
 
     torch.manual_seed(0)
     module = MultiHeadVAE(est.net_.module_.config)

@@ -131,10 +131,10 @@ def _cli_reference() -> str:
     """The ``--help`` of ``skdcsae`` and of every subcommand, from the real parser."""
     import argparse
 
-    from skdcsae._cli import _build_parser
+    from skdcsae._cli import build_parser
 
     os.environ["COLUMNS"] = "88"  # argparse wraps at $COLUMNS: keep the build deterministic
-    parser = _build_parser()
+    parser = build_parser()
     parts = ["``skdcsae --help``", "-" * 20, "", ".. code-block:: text", ""]
     parts += [_indent(_wrap_help(parser.format_help())), ""]
     for action in parser._actions:

@@ -35,7 +35,7 @@ from skdcsae import (
     ResNet18Classifier,
     VAETransformer,
 )
-from skdcsae._demo import load_demo_digits
+from skdcsae.datasets import load_demo_digits
 
 X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1), shape (n, 8, 8)
 rng = np.random.default_rng(0)

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skdcsae import DCSAETransformer
-from skdcsae._demo import load_demo_digits
+from skdcsae.datasets import load_demo_digits
 
 X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1), 8x8 images
 rng = np.random.default_rng(0)

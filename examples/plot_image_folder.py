@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skdcsae import DCSAETransformer
-from skdcsae._demo import load_demo_digits
+from skdcsae.datasets import load_demo_digits
 from skdcsae.datasets import load_image_folder
 
 X, y = load_demo_digits()  # '3' (label 0) vs '8' (label 1); values 0..16

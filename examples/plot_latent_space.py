@@ -16,7 +16,7 @@ head, on images neither model was trained on.
 import numpy as np
 
 from skdcsae import DCSAETransformer, VAETransformer
-from skdcsae._demo import load_demo_digits
+from skdcsae.datasets import load_demo_digits
 from skdcsae.plotting import plot_latent_comparison
 
 X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1)

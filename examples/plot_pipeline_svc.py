@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skdcsae import DCSAETransformer
-from skdcsae._demo import load_demo_digits
+from skdcsae.datasets import load_demo_digits
 
 X, y = load_demo_digits()
 rng = np.random.default_rng(0)

@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from skdcsae import DCSAETransformer, audit_donor_kit
-from skdcsae._demo import load_demo_digits
+from skdcsae.datasets import load_demo_digits
 
 X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1), shape (n, 8, 8)
 rng = np.random.default_rng(0)

@@ -14,7 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score, roc_curve
+from sklearn.utils.validation import column_or_1d
+
+from ._recipient import RecipientLabeler
 
 __all__ = ["LeakageAudit", "audit_donor_kit"]
 
@@ -160,7 +164,7 @@ def _nearest_distances(candidates: np.ndarray, released: np.ndarray, chunk: int 
 def _attack_distances(labeler, X) -> tuple[np.ndarray, np.ndarray]:
     """Distance of each image to the nearest released row, and every head's means."""
     kit = labeler.kit_
-    mus, _ = labeler._encode(labeler._check_X(X))
+    mus, _ = labeler.encode(X)
     if kit.feature_mode == "paper":
         # released rows are samples of each image's own head; the attacker does not know the
         # label, so it tries every head's mean and keeps the closest
@@ -239,8 +243,6 @@ def audit_donor_kit(
     >>> audit.membership_auc  # per-image features: every member is found
     1.0
     """
-    from ._recipient import RecipientLabeler
-
     if len(X_members) == 0 or len(X_non_members) == 0:
         raise ValueError(
             f"the audit needs members and non-members; got {len(X_members)} member and "
@@ -285,9 +287,6 @@ def audit_donor_kit(
 
 def _per_image_accuracy(labeler, member_features, y_members, eval_features, y_eval) -> float:
     """Accuracy of the classifier a per-image kit of the same encoder would give."""
-    from sklearn.base import clone
-    from sklearn.utils.validation import column_or_1d
-
     y_members = column_or_1d(y_members)
     if len(y_members) != len(member_features):
         raise ValueError(

@@ -16,66 +16,19 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
 from skorch.dataset import ValidSplit
 
+from ._compat import Interval, StrOptions, validate_data
 from ._device import resolve_device
-from ._network import MultiHeadVAE, make_config
+from ._inference import batched_inference, encode_in_batches, scaled_tensor
+from ._nn import MultiHeadVAE, make_config
 from ._validation import check_image_shape, flatten_images, output_dtype
 
 __all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
-
-_INFERENCE_BATCH = 512
-
-
-def _scaled_tensor(X, offset, scale, input_shape) -> torch.Tensor:
-    """Scale a 2-d batch as ``(X - offset) / scale`` in float32; reshape to ``input_shape``.
-
-    Returns a CPU tensor. Shared by the transformers and the recipient, so both preprocess
-    images identically.
-    """
-    Xs = (np.asarray(X, dtype=np.float32) - offset) / scale
-    return torch.from_numpy(np.ascontiguousarray(Xs)).reshape(-1, *input_shape)
-
-
-def _batched_inference(module, X, to_tensor, device, fn, batch_size: int = _INFERENCE_BATCH):
-    """``fn(module, batch)`` over ``X`` in batches (eval mode, no autograd).
-
-    ``to_tensor`` turns a slice of rows of ``X`` into the module's input, so only one batch at a
-    time is ever converted to float. ``fn`` returns a numpy array or a tuple of them, one row per
-    input row; the result has the same structure with ``len(X)`` rows. The outputs are
-    preallocated: appending many small per-batch arrays between the large temporary activations
-    fragments the heap, and the process's memory then grows with ``len(X)``.
-    """
-    module.eval()
-    n = X.shape[0]
-    outputs = None
-    with torch.inference_mode():
-        # one pass even for zero rows, so that the outputs get their shapes and dtypes
-        for start in range(0, max(n, 1), batch_size):
-            result = fn(module, to_tensor(X[start : start + batch_size]).to(device))
-            parts = result if isinstance(result, tuple) else (result,)
-            if outputs is None:
-                outputs = tuple(np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts)
-            for out, part in zip(outputs, parts, strict=True):
-                out[start : start + len(part)] = part
-    return outputs if isinstance(result, tuple) else outputs[0]
-
-
-def _encode_in_batches(
-    module, X, to_tensor, device, batch_size: int = _INFERENCE_BATCH
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every head's means and log-variances, ``(n, n_heads, d)`` each, as float32 arrays."""
-
-    def encode(module, batch):
-        mu, logvar = module(batch)
-        return mu.cpu().numpy(), logvar.cpu().numpy()
-
-    return _batched_inference(module, X, to_tensor, device, encode, batch_size)
 
 
 def _seed_context(seed: int, device: str):
@@ -152,7 +105,7 @@ class _TorchEstimatorMixin:
 
     def _to_tensor(self, X: np.ndarray) -> torch.Tensor:
         """Scale a 2-d batch and reshape it to what the module takes (float32, on the CPU)."""
-        return _scaled_tensor(X, self.input_offset_, self.input_scale_, self._module_input_shape())
+        return scaled_tensor(X, self.input_offset_, self.input_scale_, self._module_input_shape())
 
     def _validate_predict_input(self, X):
         """Check a fitted estimator's input; returns ``(X_2d, output dtype)``."""
@@ -224,7 +177,7 @@ class _TorchEstimatorMixin:
     # --- inference --------------------------------------------------------------------------
     def _forward_batches(self, X: np.ndarray, fn: Callable):
         """``fn(module, batch)`` on batches of X on the net's device (see _batched_inference)."""
-        return _batched_inference(self.net_.module_, X, self._to_tensor, self.net_.device, fn)
+        return batched_inference(self.net_.module_, X, self._to_tensor, self.net_.device, fn)
 
     @property
     def history_(self):
@@ -300,7 +253,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Means and log-variances of every head, ``(n, n_heads, d)`` each, in batches."""
-        return _encode_in_batches(self.net_.module_, X, self._to_tensor, self.net_.device)
+        return encode_in_batches(self.net_.module_, X, self._to_tensor, self.net_.device)
 
     def _validate_transform_input(self, X):
         return self._validate_predict_input(X)
@@ -310,6 +263,3 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.non_deterministic = False
         return tags
-
-
-fit_context = _fit_context  # sklearn's parameter-validation decorator, for subclasses' ``fit``

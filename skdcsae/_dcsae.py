@@ -5,26 +5,15 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseLatentTransformer, fit_context
-from ._net import _DCSAENet
+from ._base import _BaseLatentTransformer
+from ._compat import Interval, StrOptions, _fit_context
+from ._inference import DONOR_OFFSET, head_features, paper_sample
+from ._nn import _DCSAENet
 
 __all__ = ["DCSAETransformer"]
-
-# Seed offsets of the paper-mode samples: donor features (true-label head) and transform
-# (positive head) draw from independent, reproducible streams.
-_DONOR_OFFSET = 0
-_POSITIVE_OFFSET = 1
-
-
-def _paper_sample(seed: int, mu: np.ndarray, logvar: np.ndarray, *, offset: int) -> np.ndarray:
-    """Seeded reparameterised samples ``mu + eps * sigma`` (float32), as in Algorithm 1."""
-    rng = np.random.default_rng([seed, offset])
-    eps = rng.standard_normal(mu.shape, dtype=np.float32)
-    return mu + eps * np.exp(0.5 * logvar)
 
 
 class DCSAETransformer(_BaseLatentTransformer):
@@ -299,7 +288,7 @@ class DCSAETransformer(_BaseLatentTransformer):
     def _training_net_class(self):
         if self._dp_settings is None:
             return _DCSAENet
-        from ._dp import _DPDCSAENet
+        from ._nn._dp import _DPDCSAENet
 
         return _DPDCSAENet
 
@@ -342,7 +331,7 @@ class DCSAETransformer(_BaseLatentTransformer):
                 "the choice of the best epoch use the data outside the privacy accounting. "
                 "Set early_stopping=False and choose max_epochs in advance."
             )
-        from ._dp import dp_settings
+        from ._nn._dp import dp_settings
 
         return dp_settings(
             n_samples=n_samples,
@@ -372,7 +361,7 @@ class DCSAETransformer(_BaseLatentTransformer):
             "library": str(settings["library"]),
         }
 
-    @fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the DC-SAE on labelled donor images.
 
@@ -445,9 +434,10 @@ class DCSAETransformer(_BaseLatentTransformer):
         """
         X, dtype = self._validate_transform_input(X)
         mus, logvars = self._encode(X)
-        if self.feature_mode == "paper":
-            return self._sample(mus[:, 1], logvars[:, 1], offset=_POSITIVE_OFFSET).astype(dtype)
-        return mus.reshape(mus.shape[0], -1).astype(dtype)
+        features = head_features(
+            mus, logvars, feature_mode=self.feature_mode, sampling_seed=self._seed
+        )
+        return features.astype(dtype)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then return the training features.
@@ -485,10 +475,9 @@ class DCSAETransformer(_BaseLatentTransformer):
         """Algorithm 1's donor features: a seeded sample from each image's true-label head."""
         mus, logvars = self._encode(X)
         rows = np.arange(len(y_index))
-        return self._sample(mus[rows, y_index], logvars[rows, y_index], offset=_DONOR_OFFSET)
-
-    def _sample(self, mu: np.ndarray, logvar: np.ndarray, *, offset: int) -> np.ndarray:
-        return _paper_sample(self._seed, mu, logvar, offset=offset)
+        return paper_sample(
+            self._seed, mus[rows, y_index], logvars[rows, y_index], offset=DONOR_OFFSET
+        )
 
     def export_donor_kit(
         self,
@@ -609,7 +598,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         >>> load_donor_kit(path).sha256 == kit.sha256
         True
         """
-        from ._kit import _export_donor_kit
+        from .kit._kit import _export_donor_kit
 
         return _export_donor_kit(
             self,

@@ -8,9 +8,8 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -21,12 +20,13 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ._base import _encode_in_batches, _scaled_tensor
-from ._dcsae import _POSITIVE_OFFSET, _paper_sample
+from ._compat import HasMethods, Interval, _fit_context
 from ._device import resolve_device
-from ._kit import DonorKit, _check_kit, load_donor_kit
-from ._network import MultiHeadEncoder
+from ._inference import encode_in_batches, head_features, scaled_tensor
+from ._nn import MultiHeadEncoder
 from ._validation import flatten_images, output_dtype
+from .kit import DonorKit, load_donor_kit
+from .kit._kit import _check_kit
 
 __all__ = ["RecipientLabeler"]
 
@@ -317,9 +317,9 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         shape = kit.image_shape if kit.image_shape is not None else (kit.n_features_in,)
 
         def to_tensor(batch):
-            return _scaled_tensor(batch, kit.input_offset, kit.input_scale, shape)
+            return scaled_tensor(batch, kit.input_offset, kit.input_scale, shape)
 
-        return _encode_in_batches(
+        return encode_in_batches(
             self.encoder_, X, to_tensor, self.device_, batch_size=self.batch_size
         )
 
@@ -327,11 +327,9 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Latent features of validated rows, as the donor's transformer computes them."""
         kit = self.kit_
         mus, logvars = self._encode(X)
-        if kit.feature_mode == "paper":
-            return _paper_sample(
-                kit.sampling_seed, mus[:, 1], logvars[:, 1], offset=_POSITIVE_OFFSET
-            )
-        return mus.reshape(mus.shape[0], -1)
+        return head_features(
+            mus, logvars, feature_mode=kit.feature_mode, sampling_seed=kit.sampling_seed
+        )
 
     def transform(self, X):
         """Encode recipient images into the kit's feature space.
@@ -360,6 +358,30 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "encoder_")
         dtype = output_dtype(X)
         return self._features(self._check_X(X)).astype(dtype, copy=False)
+
+    def encode(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """Every head's latent means and log-variances for recipient images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images (uint8 or float) of the donor's shape.
+
+        Returns
+        -------
+        mus, logvars : ndarray of shape (n_samples, n_heads, n_components)
+            float32. Head ``k`` belongs to ``classes_[k]``; :meth:`transform` concatenates the
+            means of a ``"means"`` kit.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted.
+        ValueError
+            For the reasons :meth:`transform` gives.
+        """
+        check_is_fitted(self, "encoder_")
+        return self._encode(self._check_X(X))
 
     # --- prediction -------------------------------------------------------------------------
     def predict(self, X):

@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skdcsae import DCSAETransformer
-from skdcsae._network import MultiHeadVAE
+from skdcsae._nn._modules import MultiHeadVAE
 
 from .conftest import FAST_CONV, FAST_MLP
 
@@ -136,7 +136,7 @@ def test_tabular_data_uses_mlp():
 
 def test_decoder_only_sees_the_latent():
     """No max-unpool indices or skip connections: decode() takes nothing but z."""
-    from skdcsae._network import make_config
+    from skdcsae._nn._modules import make_config
 
     config = make_config(
         input_shape=(1, 28, 28),

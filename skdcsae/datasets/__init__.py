@@ -6,7 +6,14 @@ Images come back as uint8 arrays of shape ``(n, H, W)`` (grayscale) or ``(n, 3, 
 """
 
 from ._base import get_data_home
+from ._digits import load_demo_digits
 from ._image_folder import load_image_folder
 from ._medmnist import fetch_medmnist, load_medmnist_npz
 
-__all__ = ["fetch_medmnist", "get_data_home", "load_image_folder", "load_medmnist_npz"]
+__all__ = [
+    "fetch_medmnist",
+    "get_data_home",
+    "load_demo_digits",
+    "load_image_folder",
+    "load_medmnist_npz",
+]

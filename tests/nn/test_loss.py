@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skdcsae._loss import dcsae_loss_terms, kl_to_standard_normal, repulsion
+from skdcsae._nn._loss import dcsae_loss_terms, kl_to_standard_normal, repulsion
 
 finite = st.floats(-10, 10, allow_nan=False, width=32)
 

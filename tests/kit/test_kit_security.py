@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from skdcsae import DonorKitError, RecipientLabeler, load_donor_kit
-from skdcsae._kit import FORMAT_NAME, _digest, _signature
+from skdcsae.kit._kit import FORMAT_NAME, _digest, _signature
 
-from .kit_helpers import digits_images, read_payload, train_donor, write_payload
+from ..kit_helpers import digits_images, read_payload, train_donor, write_payload
 
 
 # --- payloads that would create a file if unpickled ----------------------------------------------
@@ -240,7 +240,7 @@ def test_hostile_kit_is_refused_without_executing(case, tmp_path, kit_bytes):
 @pytest.mark.parametrize("case", [c for c in HOSTILE if HOSTILE[c][0] is not None])
 def test_restricted_unpickler_alone_runs_nothing(case, tmp_path):
     """Defense in depth: even with the opcode scan skipped, find_class refuses every payload."""
-    from skdcsae._kit import _RestrictedUnpickler
+    from skdcsae.kit._kit import _RestrictedUnpickler
 
     build, _, _ = HOSTILE[case]
     marker = tmp_path / "marker_a"
@@ -489,7 +489,7 @@ def test_in_memory_kit_is_verified_too(tmp_path, donor):
 
 
 def test_stand_ins_refuse_misuse_directly():
-    from skdcsae._kit import _NDARRAY, _ArrayStub, _DtypeStub, _reconstruct_stub
+    from skdcsae.kit._kit import _NDARRAY, _ArrayStub, _DtypeStub, _reconstruct_stub
 
     with pytest.raises(DonorKitError, match="not a plain ndarray"):
         _reconstruct_stub(np.matrix, (0,), b"b")

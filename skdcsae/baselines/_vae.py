@@ -1,49 +1,13 @@
-"""VAETransformer: the standard (unsupervised) VAE baseline, and the base it shares with the
-anomaly-detection VAE."""
+"""VAETransformer: the standard (unsupervised) VAE baseline."""
 
 from __future__ import annotations
 
-from numbers import Real
-
-import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
-from sklearn.utils._param_validation import Interval
 
-from ._base import _BaseLatentTransformer, fit_context
-from ._loss import reconstruction_error
-from ._net import _VAENet
+from .._compat import _fit_context
+from ._base import _BaseVAE
 
 __all__ = ["VAETransformer"]
-
-
-class _BaseVAE(_BaseLatentTransformer):
-    """A one-head :class:`~skdcsae._network.MultiHeadVAE` trained with the plain VAE loss."""
-
-    _parameter_constraints: dict = {
-        **_BaseLatentTransformer._parameter_constraints,
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "kl_weight": [Interval(Real, 0, None, closed="left")],
-    }
-    _net_class = _VAENet
-
-    def _net_kwargs(self):
-        return {"alpha": float(self.alpha), "kl_weight": float(self.kl_weight)}
-
-    def _fit_vae(self, X: np.ndarray):
-        """Learn the input scaling on X and train the VAE on it (labels play no part)."""
-        self._fit_scaling(X)
-        return self._train(X, None, n_heads=1)
-
-    def _reconstruction_error(self, X: np.ndarray) -> np.ndarray:
-        """``||x - decode(mu(x))||^2`` per sample in the scaled input space, shape ``(n,)``."""
-
-        def error(module, batch):
-            mus, _ = module(batch)
-            x_hat = module.decode(mus[:, 0]).view_as(batch)
-            # summed in float64: the same value whatever the batch an image comes in
-            return reconstruction_error(batch.double(), x_hat.double()).cpu().numpy()
-
-        return self._forward_batches(X, error)
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
@@ -199,7 +163,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         self.random_state = random_state
         self.verbose = verbose
 
-    @fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the VAE (unsupervised).
 

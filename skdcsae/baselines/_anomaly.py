@@ -11,15 +11,14 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import roc_curve
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import fit_context
-from ._vae import _BaseVAE
-from ._validation import flatten_images
+from .._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from .._validation import flatten_images
+from ._base import _BaseVAE
 
 __all__ = ["AnomalyVAEClassifier", "AnomalyVAETransformer"]
 
@@ -185,7 +184,7 @@ class AnomalyVAETransformer(_BaseVAE):
         self.random_state = random_state
         self.verbose = verbose
 
-    @fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the VAE on the images of class ``pos_label`` (or on all of X without y).
 

@@ -10,7 +10,7 @@ import pytest
 
 from skdcsae._cli import main
 
-from .conftest import REPO_ROOT, shared_data_file
+from ..conftest import REPO_ROOT, shared_data_file
 
 
 def run_cli(*args, cwd=None, check=True):

@@ -34,7 +34,7 @@ import warnings
 import torch
 from skorch.dataset import get_len
 
-from ._net import _DCSAENet
+from ._nets import _DCSAENet
 
 __all__ = ["_DPDCSAENet", "default_delta", "dp_settings", "import_opacus"]
 

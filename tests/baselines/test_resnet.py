@@ -6,9 +6,9 @@ import torch
 from torch import nn
 
 from skdcsae import ResNet18Classifier
-from skdcsae._resnet import _augment, _BasicBlock, _ResNet18
+from skdcsae.baselines._resnet import _augment, _BasicBlock, _ResNet18
 
-from .conftest import FAST_RESNET
+from ..conftest import FAST_RESNET
 
 
 def _fast(**kw):

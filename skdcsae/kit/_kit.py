@@ -83,7 +83,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
-from ._network import MultiHeadEncoder
+from .._nn import MultiHeadEncoder
+from .._version import __version__
 from ._release import RELEASE_MODES, release_features
 
 __all__ = [
@@ -996,8 +997,6 @@ def _kit_from_payload(payload, *, key=None) -> DonorKit:
         )
     version = payload.get("format_version")
     if type(version) is not int or version not in SUPPORTED_FORMAT_VERSIONS:
-        from . import __version__
-
         raise DonorKitError(
             f"donor kit format version {version!r} is not supported by skdcsae {__version__} "
             f"(supported: {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}). Ask the donor to "
@@ -1318,8 +1317,6 @@ def _exists_error(path: str) -> FileExistsError:
 def _versions() -> dict[str, str]:
     import sklearn
 
-    from . import __version__
-
     return {
         "skdcsae": str(__version__),
         "torch": str(torch.__version__),
@@ -1440,7 +1437,7 @@ def _example_kit() -> DonorKit:
     """A tiny kit for docstring examples (digits 0 vs 1, tabular, 2 epochs)."""
     from sklearn.datasets import load_digits
 
-    from ._dcsae import DCSAETransformer
+    from .._dcsae import DCSAETransformer
 
     X, y = load_digits(n_class=2, return_X_y=True)
     dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=2, device="cpu", random_state=0)

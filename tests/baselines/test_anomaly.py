@@ -8,7 +8,7 @@ from sklearn.model_selection import TunedThresholdClassifierCV
 
 from skdcsae import AnomalyVAEClassifier, AnomalyVAETransformer
 
-from .conftest import FAST_CONV
+from ..conftest import FAST_CONV
 
 
 def _vae(**kw):

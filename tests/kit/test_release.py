@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from sklearn.neighbors import KNeighborsClassifier
 
 from skdcsae import DCSAETransformer, DonorKitError, RecipientLabeler, load_donor_kit
-from skdcsae._kit import _CONTENT_FIELDS, _digest
-from skdcsae._release import gaussian_mechanism_epsilon, release_features
+from skdcsae.kit._kit import _CONTENT_FIELDS, _digest
+from skdcsae.kit._release import gaussian_mechanism_epsilon, release_features
 
-from .conftest import FAST_MLP
-from .kit_helpers import read_payload, write_payload
+from ..conftest import FAST_MLP
+from ..kit_helpers import read_payload, write_payload
 
 
 @pytest.fixture(scope="module")

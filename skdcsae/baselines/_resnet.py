@@ -7,14 +7,14 @@ from numbers import Integral
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 from torch import nn
 
-from ._base import _TorchEstimatorMixin, fit_context
+from .._base import _TorchEstimatorMixin
+from .._compat import Interval, _fit_context
 
 __all__ = ["ResNet18Classifier"]
 
@@ -261,7 +261,7 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _module_input_shape(self) -> tuple[int, ...]:
         return self.image_shape_ if self.image_shape_ is not None else (1, 1, self.n_features_in_)
 
-    @fit_context(prefer_skip_nested_validation=True)
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the ResNet on labelled images.
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from skdcsae import VAETransformer
-from skdcsae._loss import kl_to_standard_normal
-from skdcsae._net import _VAENet
+from skdcsae._nn._loss import kl_to_standard_normal
+from skdcsae._nn._nets import _VAENet
 
-from .conftest import FAST_CONV, FAST_MLP
+from ..conftest import FAST_CONV, FAST_MLP
 
 
 def _fast(**kw):
@@ -49,7 +49,7 @@ def test_loss_terms_logged_and_loss_decreases(digits_binary):
 
 def test_vae_loss_is_weighted_mse_plus_kl():
     """The per-sample loss: alpha * sum of squared errors + kl_weight * KL to N(0, I)."""
-    from skdcsae._network import MultiHeadVAE, make_config
+    from skdcsae._nn._modules import MultiHeadVAE, make_config
 
     config = make_config(
         input_shape=(4,), conv_channels=(), dense_sizes=(), latent_dim=2, n_heads=1, norm="none"

@@ -16,10 +16,10 @@ from sklearn.svm import SVC
 
 import skdcsae
 from skdcsae import DCSAETransformer, DonorKit, RecipientLabeler, load_donor_kit
-from skdcsae._kit import FORMAT_NAME, _digest
+from skdcsae.kit._kit import FORMAT_NAME, _digest
 
-from .conftest import FAST_MLP, donor_split
-from .kit_helpers import (
+from ..conftest import FAST_MLP, donor_split
+from ..kit_helpers import (
     digits_images,
     image_byte_patterns,
     read_payload,
@@ -198,7 +198,7 @@ def test_existing_file_is_not_overwritten_unless_asked(kit_path, donor):
 
 def test_write_is_atomic_and_leaves_nothing_behind_on_failure(tmp_path, donor, monkeypatch):
     est, X, y = donor
-    import skdcsae._kit as kit_module
+    import skdcsae.kit._kit as kit_module
 
     def failing_dump(obj, f, protocol):
         f.write(b"\x80\x04partial")
@@ -328,10 +328,10 @@ def test_gpu_trained_kit_loads_on_cpu(tmp_path):
 
 def test_docstring_examples_run():
     """The numpydoc examples of the kit and recipient modules (also run by --doctest-modules)."""
-    import skdcsae._kit
+    import skdcsae.kit._kit
     import skdcsae._recipient
 
-    for module in (skdcsae._kit, skdcsae._recipient):
+    for module in (skdcsae.kit._kit, skdcsae._recipient):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 5 and result.failed == 0, module.__name__
 

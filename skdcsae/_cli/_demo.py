@@ -1,42 +1,71 @@
-"""The demo behind ``skdcsae demo``: donor -> kit -> recipient on embedded or local data."""
+"""``skdcsae demo``: donor -> kit -> recipient end to end on embedded or local data."""
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import balanced_accuracy_score
 
-__all__ = ["load_demo_digits", "run_demo"]
+from .._dcsae import DCSAETransformer
+from .._recipient import RecipientLabeler
+from ..datasets import fetch_medmnist, load_demo_digits, load_medmnist_npz
+from ._common import add_device_option
+
+_EPILOG = """examples:
+  skdcsae demo
+  skdcsae demo --data pneumoniamnist.npz --n-per-class 50
+"""
 
 
-def load_demo_digits(classes=(3, 8)):
-    """Two digit classes of scikit-learn's bundled digits, as 8x8 images.
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="donor -> kit -> recipient end to end on embedded data",
+        description="Train a DC-SAE on a few labelled images (the donor), export a kit, and "
+        "label the rest with it (the recipient). Uses scikit-learn's bundled digits ('3' vs "
+        "'8'), or PneumoniaMNIST given with --data or found in the data home.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="a MedMNIST-layout .npz (e.g. pneumoniamnist.npz) instead of the embedded digits",
+    )
+    p.add_argument("--n-per-class", type=int, default=20, help="donor images per class (20)")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs (40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    add_device_option(p)
+    p.add_argument(
+        "--out-dir",
+        default=None,
+        help="where to write the kit and labels (default: a new temporary folder)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show per-epoch losses")
+    p.set_defaults(run=run)
 
-    Parameters
-    ----------
-    classes : tuple of two int, default=(3, 8)
-        The two digits that form the binary task (3 vs 8 is one of the harder pairs).
 
-    Returns
-    -------
-    X : ndarray of shape (n, 8, 8)
-        Pixel values in [0, 16] (float64).
-    y : ndarray of shape (n,)
-        0 for ``classes[0]``, 1 for ``classes[1]``.
-    """
-    from sklearn.datasets import load_digits
+def run(args) -> None:
+    run_demo(
+        data=args.data,
+        n_per_class=args.n_per_class,
+        max_epochs=args.epochs,
+        random_state=args.seed,
+        device=args.device,
+        out_dir=args.out_dir,
+        verbose=int(args.verbose),
+    )
 
-    X, y = load_digits(return_X_y=True)
-    keep = np.isin(y, classes)
-    return X[keep].reshape(-1, 8, 8), (y[keep] == classes[1]).astype(int)
+
+__all__ = ["add_parser", "run", "run_demo"]
 
 
 def _demo_data(data, n_per_class, random_state, print_fn):
     """(X_donor, y_donor, X_recipient, y_recipient, description)."""
-    from .datasets import fetch_medmnist, load_medmnist_npz
-
     rng = np.random.default_rng(random_state)
     if data is None:
         try:  # PneumoniaMNIST when the user already has it in the data home
@@ -47,7 +76,10 @@ def _demo_data(data, n_per_class, random_state, print_fn):
         if train is None:
             X, y = load_demo_digits()
             donor = np.concatenate(
-                [rng.choice(np.flatnonzero(y == c), n_per_class, replace=False) for c in (0, 1)]
+                [
+                    rng.choice(np.flatnonzero(y == c), n_per_class, replace=False)
+                    for c in np.unique(y)
+                ]
             )
             rest = np.setdiff1d(np.arange(len(y)), donor)
             return X[donor], y[donor], X[rest], y[rest], "scikit-learn digits '3' vs '8' (8x8)"
@@ -102,11 +134,6 @@ def run_demo(
         ``accuracy``, ``balanced_accuracy``, ``n_donor``, ``n_recipient``, ``fit_seconds``,
         ``kit_path``, ``labels_path``.
     """
-    from sklearn.metrics import balanced_accuracy_score
-
-    from ._dcsae import DCSAETransformer
-    from ._recipient import RecipientLabeler
-
     Xd, yd, Xr, yr, source = _demo_data(data, n_per_class, random_state, print_fn)
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="skdcsae-demo-"))
     out.mkdir(parents=True, exist_ok=True)

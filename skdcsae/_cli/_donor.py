@@ -1,0 +1,237 @@
+"""``skdcsae donor``: train a DC-SAE on labelled images and export a donor kit."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from .._dcsae import DCSAETransformer
+from ..kit import RELEASE_MODES
+from ._common import (
+    CLIError,
+    add_data_options,
+    add_device_option,
+    check_writable,
+    estimator_default,
+    load_data,
+    pick_per_class,
+    positive_ints,
+    read_key,
+)
+
+_ARCHS = {
+    "light": ((32, 16), (256,)),
+    "authors": ((128, 64, 32, 16), (2048, 1000, 250)),
+}
+
+_EPILOG = """examples:
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50
+  skdcsae donor xrays/ --out kit.joblib --image-size 64 --epochs 100 --key-file secret.key
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release synthetic
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --dp --target-epsilon 3
+  (a folder holds one sub-folder of images per class: xrays/normal/*.png, xrays/pneumonia/*.dcm)
+"""
+
+# estimator parameter -> (flag, help); each default is read from DCSAETransformer itself
+_TRAINING_OPTIONS = {
+    "alpha": ("--alpha", float, "reconstruction weight"),
+    "beta": ("--beta", float, "repulsion weight"),
+    "rho": ("--rho", float, "repulsion margin"),
+    "kl_weight": ("--kl-weight", float, "KL weight"),
+    "n_components": ("--latent-dim", int, "latent dimensions per head"),
+    "max_epochs": ("--epochs", int, "training epochs"),
+    "batch_size": ("--batch-size", int, "mini-batch size"),
+    "lr": ("--lr", float, "Adam learning rate"),
+}
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "donor",
+        help="train a DC-SAE on labelled images and export a kit",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "data",
+        help="labelled images: a MedMNIST-layout .npz or a folder with one sub-folder per class",
+    )
+    p.add_argument("--out", required=True, help="where to write the donor kit (.joblib)")
+    p.add_argument(
+        "--n-per-class",
+        type=int,
+        default=None,
+        help="use only N images per class, drawn with --seed (default: all)",
+    )
+    add_data_options(p)
+    for param, (flag, kind, text) in _TRAINING_OPTIONS.items():
+        default = estimator_default(DCSAETransformer, param)
+        p.add_argument(
+            flag, type=kind, default=None, dest=param, help=f"{text} (default: {default:g})"
+        )
+    p.add_argument(
+        "--arch",
+        choices=sorted(_ARCHS),
+        default="light",
+        help="network size: 'light' (2 conv blocks, good for 28x28) or 'authors' "
+        "(the paper's 4 conv blocks); --conv-channels/--dense-sizes override",
+    )
+    p.add_argument("--conv-channels", type=positive_ints, default=None, help="e.g. 32,16")
+    p.add_argument("--dense-sizes", type=positive_ints, default=None, help="e.g. 256")
+    p.add_argument(
+        "--norm",
+        choices=["batch", "group", "instance", "none"],
+        default=None,
+        help="normalisation in the conv blocks: 'batch' (the paper, the default without --dp; "
+        "stores data statistics in the encoder), 'group' (stores none; the default with --dp), "
+        "'instance' (per-channel groups; stores none) or 'none'",
+    )
+    p.add_argument(
+        "--release",
+        choices=list(RELEASE_MODES),
+        default="per_image",
+        help="what the kit's feature table holds: one row per image (the paper), per-class "
+        "k-means prototypes of at least --min-count images each, or synthetic rows drawn from "
+        "a per-class Gaussian mixture fitted to such groups",
+    )
+    p.add_argument(
+        "--n-prototypes",
+        type=int,
+        default=3,
+        help="most prototypes / mixture components per class (3)",
+    )
+    p.add_argument(
+        "--min-count", type=int, default=10, help="fewest images behind a prototype (10)"
+    )
+    p.add_argument(
+        "--feature-noise",
+        type=float,
+        default=None,
+        help="Gaussian noise multiplier for the released features (needs --clip-norm)",
+    )
+    p.add_argument(
+        "--clip-norm", type=float, default=None, help="clip feature vectors to this L2 norm"
+    )
+    p.add_argument(
+        "--dp",
+        action="store_true",
+        help="train with DP-SGD (needs opacus: pip install 'skdcsae[privacy]'; implies "
+        "--norm group unless --norm is given); give --target-epsilon or --noise-multiplier",
+    )
+    p.add_argument(
+        "--target-epsilon", type=float, default=None, help="DP-SGD privacy budget epsilon"
+    )
+    p.add_argument(
+        "--noise-multiplier", type=float, default=None, help="DP-SGD noise (instead of epsilon)"
+    )
+    p.add_argument(
+        "--delta", type=float, default=None, help="DP delta (default min(1e-5, 1/(10 n)))"
+    )
+    p.add_argument(
+        "--max-grad-norm",
+        type=float,
+        default=estimator_default(DCSAETransformer, "max_grad_norm"),
+        help="DP-SGD per-image gradient clip (default: %(default)g)",
+    )
+    add_device_option(p)
+    p.add_argument("--seed", type=int, default=None, help="random seed (0; none with --dp)")
+    p.add_argument(
+        "--key-file", default=None, help="sign the kit with the key in this file (HMAC-SHA256)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite an existing kit")
+    p.add_argument(
+        "--plots",
+        default=None,
+        metavar="DIR",
+        help="write latent-space and reconstruction plots (PNG) to DIR",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or loss table")
+    p.set_defaults(run=run)
+
+
+def run(args) -> None:
+    out = Path(args.out)
+    check_writable(out, args.force, "kit")
+    key = read_key(args.key_file)
+    X, y, _ = load_data(
+        args.data,
+        split=args.split,
+        image_size=args.image_size,
+        color=args.color,
+        skip_bad=args.skip_bad,
+    )
+    if y is None:
+        raise CLIError(
+            f"{args.data} has no labels: a donor needs a folder with one sub-folder "
+            "per class, or a labelled .npz"
+        )
+    # A private fit gets no fixed default seed: whoever knows the seed can regenerate the noise.
+    seed = args.seed if args.seed is not None or args.dp else 0
+    pick_seed = 0 if args.seed is None else args.seed
+    if args.n_per_class is not None:
+        keep = pick_per_class(y, args.n_per_class, pick_seed)
+        X, y = X[keep], y[keep]
+    conv, dense = _ARCHS[args.arch]
+    training = {p: getattr(args, p) for p in _TRAINING_OPTIONS if getattr(args, p) is not None}
+    classes, counts = np.unique(y, return_counts=True)
+    print(
+        f"Donor data: {len(y)} images of shape {X.shape[1:]}, classes "
+        + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts, strict=True))
+    )
+    est = DCSAETransformer(
+        conv_channels=args.conv_channels or conv,
+        dense_sizes=args.dense_sizes or dense,
+        norm=args.norm or ("group" if args.dp else "batch"),
+        dp=args.dp,
+        target_epsilon=args.target_epsilon,
+        noise_multiplier=args.noise_multiplier,
+        target_delta=args.delta,
+        max_grad_norm=args.max_grad_norm,
+        device=args.device,
+        random_state=seed,
+        verbose=0 if args.quiet else 1,
+        **training,
+    )
+    est.fit(X, y)
+    kit = est.export_donor_kit(
+        out,
+        X,
+        y,
+        release=args.release,
+        n_prototypes=args.n_prototypes,
+        min_count=args.min_count,
+        feature_noise=args.feature_noise,
+        clip_norm=args.clip_norm,
+        key=key,
+        overwrite=args.force,
+    )
+    print(
+        f"Trained {est.n_iter_} epochs on {est.device_}; final loss "
+        f"{est.history_[-1, 'train_loss']:.4g}."
+    )
+    if est.privacy_ is not None:
+        p = est.privacy_
+        print(
+            f"DP-SGD: the encoder is (epsilon={p['epsilon']:.3g}, delta={p['delta']:.3g})-"
+            f"differentially private per donor image (noise multiplier "
+            f"{p['noise_multiplier']:.3g}, gradients clipped to {p['max_grad_norm']:g})."
+        )
+    print(
+        f"Donor kit written to {out} ({out.stat().st_size:,} bytes"
+        f"{', signed' if key else ''}). It holds the encoder and {kit.n_donor} latent "
+        + {
+            "prototypes": f"prototypes (means of >= {args.min_count} images each)",
+            "synthetic": "synthetic feature vectors (none belongs to a donor image)",
+        }.get(args.release, "feature vectors (one per image)")
+        + "; no images, no decoder."
+    )
+    if args.plots:
+        from ..plotting import plot_latent_space, plot_reconstructions
+
+        folder = Path(args.plots)
+        folder.mkdir(parents=True, exist_ok=True)
+        plot_latent_space(est, X, y, path=folder / "donor_latent_space.png")
+        plot_reconstructions(est, X, y, path=folder / "donor_reconstructions.png")
+        print(f"Plots written to {folder}/")
