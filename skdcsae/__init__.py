@@ -9,7 +9,6 @@ from here.
 
 from ._audit import LeakageAudit, audit_donor_kit
 from ._dcsae import DCSAETransformer
-from ._recipient import RecipientLabeler
 from ._version import __version__
 from .baselines import (
     AnomalyVAEClassifier,
@@ -18,6 +17,7 @@ from .baselines import (
     VAETransformer,
 )
 from .kit import DonorKit, DonorKitError, load_donor_kit
+from .recipient import RecipientLabeler
 
 __all__ = [
     "AnomalyVAEClassifier",

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score, roc_curve
 from sklearn.utils.validation import column_or_1d
 
-from ._recipient import RecipientLabeler
+from .recipient import RecipientLabeler
 
 __all__ = ["LeakageAudit", "audit_donor_kit"]
 

@@ -11,8 +11,8 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from .._dcsae import DCSAETransformer
-from .._recipient import RecipientLabeler
 from ..datasets import fetch_medmnist, load_demo_digits, load_medmnist_npz
+from ..recipient import RecipientLabeler
 from ._common import add_device_option
 
 _EPILOG = """examples:

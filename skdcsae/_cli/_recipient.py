@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_write_bytes
-from .._recipient import RecipientLabeler
 from .._sanitize import csv_cell
 from ..kit import load_donor_kit
+from ..recipient import RecipientLabeler
 from ._common import add_data_options, add_device_option, check_writable, load_data, read_key
 
 _EPILOG = """examples:

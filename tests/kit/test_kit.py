@@ -329,9 +329,9 @@ def test_gpu_trained_kit_loads_on_cpu(tmp_path):
 def test_docstring_examples_run():
     """The numpydoc examples of the kit and recipient modules (also run by --doctest-modules)."""
     import skdcsae.kit._kit
-    import skdcsae._recipient
+    import skdcsae.recipient._labeler
 
-    for module in (skdcsae.kit._kit, skdcsae._recipient):
+    for module in (skdcsae.kit._kit, skdcsae.recipient._labeler):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 5 and result.failed == 0, module.__name__
 

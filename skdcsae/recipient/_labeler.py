@@ -20,13 +20,13 @@ from sklearn.utils.validation import (
     has_fit_parameter,
 )
 
-from ._compat import HasMethods, Interval, _fit_context
-from ._device import resolve_device
-from ._inference import encode_in_batches, head_features, scaled_tensor
-from ._nn import MultiHeadEncoder
-from ._validation import flatten_images, output_dtype
-from .kit import DonorKit, load_donor_kit
-from .kit._kit import _check_kit
+from .._compat import HasMethods, Interval, _fit_context
+from .._device import resolve_device
+from .._inference import encode_in_batches, head_features, scaled_tensor
+from .._nn import MultiHeadEncoder
+from .._validation import flatten_images, output_dtype
+from ..kit import DonorKit, load_donor_kit
+from ..kit._kit import _check_kit
 
 __all__ = ["RecipientLabeler"]
 
