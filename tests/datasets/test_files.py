@@ -134,7 +134,7 @@ def test_write_then_refuse_to_clobber(tmp_path):
     path = tmp_path / "kit.joblib"
     atomic_write_bytes(path, b"first", overwrite=False)
     assert path.read_bytes() == b"first"
-    with pytest.raises(FileExistsError, match=r"kit\.joblib already exists; pass overwrite") as info:
+    with pytest.raises(FileExistsError, match=r"kit\.joblib already exists; pass") as info:
         atomic_write_bytes(path, b"second", overwrite=False)
     _one_line(info)
     assert path.read_bytes() == b"first"
