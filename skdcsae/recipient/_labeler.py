@@ -27,6 +27,7 @@ from .._nn import MultiHeadEncoder
 from .._validation import flatten_images, output_dtype
 from ..kit import DonorKit, load_donor_kit
 from ..kit._kit import _check_kit
+from ._dask import is_dask_array
 
 __all__ = ["RecipientLabeler"]
 
@@ -390,12 +391,14 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images of the donor's shape.
+            Recipient images of the donor's shape, or a ``dask.array.Array`` of them.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            Predicted classes.
+            Predicted classes. For a Dask array, a lazy Dask array with ``X``'s row chunks,
+            computed block by block; the kit is sent once and loaded and checked once per
+            worker process (see :doc:`/scale`).
 
         Raises
         ------
@@ -406,6 +409,10 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
             feature count), or, with ``range_tolerance`` set, its values leave the donor's input
             range or look rescaled to [0, 1].
         """
+        if is_dask_array(X):  # lazily, block by block; the kit is loaded once per worker
+            from ._dask import map_method
+
+            return map_method(self, X, "predict")
         features = self.transform(X)
         return self.classifier_.predict(features)
 
@@ -450,13 +457,17 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images.
+            Recipient images, or a ``dask.array.Array`` of them.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            The classifier's decision scores.
+            The classifier's decision scores; a lazy Dask array for a Dask array.
         """
+        if is_dask_array(X):
+            from ._dask import map_method
+
+            return map_method(self, X, "decision_function")
         features = self.transform(X)
         return self.classifier_.decision_function(features)
 

@@ -1,0 +1,120 @@
+"""Labelling partitions on a ``distributed`` cluster, and torch's threads on its workers.
+
+Dask does the scheduling: each partition is one task (read, encode, classify, write its part
+atomically), all of them depending on the one key that holds the kit (see
+:mod:`skdcsae.recipient._dask`). When a worker dies, the scheduler runs its unfinished tasks
+again elsewhere; a task that had already written its part writes the same bytes again, and
+the driving process records each partition once, when its result arrives.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed
+
+from ._dask import KitHandle, cached_labeler
+
+__all__ = ["TorchThreads", "label_on_cluster"]
+
+
+class TorchThreads(WorkerPlugin):
+    """Worker plugin: give each task a fixed number of torch threads, so cores are not shared.
+
+    A Dask worker runs ``nthreads`` tasks at once, and torch gives every thread that calls it
+    a pool of ``torch.get_num_threads()`` threads; a worker therefore runs ``nthreads *
+    threads_per_task`` compute threads, which should not exceed the cores it is meant to
+    use. With the usual layout (one worker thread per core) that means one torch thread per
+    task, the default. A worker started by a nanny already has ``OMP_NUM_THREADS=1`` in its
+    environment (Dask's ``distributed.nanny.pre-spawn-environ``); this plugin makes the
+    choice explicit, holds on workers started without a nanny, and lets a worker with
+    fewer task threads than cores give each task more (``threads_per_task = cores //
+    nthreads``). Use it for labelling and for ``GridSearchCV`` on the ``"dask"`` joblib
+    backend alike.
+
+    Parameters
+    ----------
+    threads_per_task : int, default=1
+        ``torch.set_num_threads`` on every worker (torch's inter-op pool is set to 1).
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster
+    >>> from skdcsae.recipient import TorchThreads
+    >>> with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    ...                   dashboard_address=None) as cluster, Client(cluster) as client:
+    ...     client.register_plugin(TorchThreads(1))
+    ...     print(list(client.run(lambda: __import__("torch").get_num_threads()).values()))
+    [1]
+    """
+
+    name = "skdcsae-torch-threads"
+
+    def __init__(self, threads_per_task: int = 1):
+        if int(threads_per_task) < 1:
+            raise ValueError(f"threads_per_task must be >= 1, got {threads_per_task!r}.")
+        self.threads_per_task = int(threads_per_task)
+
+    def setup(self, worker) -> None:
+        import torch
+
+        torch.set_num_threads(self.threads_per_task)
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # torch allows it only before its first parallel work
+            pass
+
+
+def _label_task(handle, piece, partition, start, stop, parts_dir, skip_bad) -> dict:
+    from ._stream import label_piece
+
+    labeler = cached_labeler(handle)
+    return label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad)
+
+
+def _connect(scheduler, n_workers):
+    """The client to use, and what to close afterwards."""
+    if isinstance(scheduler, Client):
+        return scheduler, ()
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+        client.register_plugin(TorchThreads(1))
+        return client, (client, cluster)
+    client = Client(scheduler)
+    return client, (client,)
+
+
+def label_on_cluster(labeler, pieces, parts_dir, skip_bad, scheduler, n_workers, finished):
+    """Submit one task per ``(partition, start, stop, piece)``; call ``finished`` with each
+    record as it arrives. Interrupting the loop cancels what is left."""
+    import dask
+
+    client, owned = _connect(scheduler, n_workers)
+    try:
+        handle = dask.delayed(KitHandle.from_labeler(labeler), pure=True, traverse=False)
+        run = uuid.uuid4().hex[:8]
+        task = dask.delayed(_label_task, pure=True)
+        tasks = [
+            task(handle, piece, k, start, stop, str(parts_dir), skip_bad,
+                 dask_key_name=f"skdcsae-partition-{run}-{k}")
+            for k, start, stop, piece in pieces
+        ]  # fmt: skip
+        futures = client.compute(tasks)
+        try:
+            for future in as_completed(futures):
+                record = future.result()
+                future.release()  # a result in hand needs no recomputing if its worker dies
+                finished(record)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        for resource in owned:
+            resource.close()

@@ -1,0 +1,430 @@
+"""Label an archive of any size in bounded memory, resumably, in this process or on Dask."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from numbers import Integral
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.base import clone
+
+from .._sanitize import terminal_text
+from ._labeler import RecipientLabeler, _shape_message
+from ._parts import RunState, part_bytes, write_part
+from ._sources import open_source
+
+__all__ = ["DEFAULT_PARTITION_SIZE", "LabellingReport", "label_archive", "label_piece"]
+
+#: Images per partition (one output part, one Dask task) unless told otherwise. Chosen from
+#: the throughput-versus-partition-size measurement in benchmarks/results/scale.md.
+DEFAULT_PARTITION_SIZE = 8192
+_MAX_LISTED = 20
+# Parameters that change the labels; device and batch size change neither (CPU/GPU results
+# agree to float32 rounding), so a run may resume on another device.
+_IDENTITY_PARAMS = ("classifier", "range_tolerance")
+
+
+@dataclass
+class LabellingReport:
+    """What :func:`label_archive` did.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The CSV written: ``file,label,score``, one row per labelled image, in source order.
+    n_images : int
+        Images in the source (readable or not).
+    n_labelled : int
+        Rows written.
+    counts : dict of str to int
+        Images per predicted label.
+    skipped : list of (str, str)
+        Files skipped as unreadable, with the reason (``skip_bad=True`` only).
+    skipped_file : pathlib.Path or None
+        ``<out stem>.skipped.csv`` listing them, when there are any.
+    n_partitions : int
+        Partitions of the source.
+    partitions_resumed : int
+        Partitions found finished by an earlier, interrupted run and not labelled again.
+    seconds : float
+        Wall time of this call.
+    images_per_second : float
+        Images labelled by this call per second of it.
+    accuracy : float or None
+        Agreement with the source's own labels (a MedMNIST ``.npz``, or a folder with one
+        sub-folder per class), when it has them.
+
+    Examples
+    --------
+    >>> from skdcsae.recipient import LabellingReport
+    >>> report = LabellingReport(out="labels.csv", n_images=3, n_labelled=3)
+    >>> report.n_labelled
+    3
+    """
+
+    out: Path
+    n_images: int
+    n_labelled: int
+    counts: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    skipped_file: Path | None = None
+    n_partitions: int = 0
+    partitions_resumed: int = 0
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+    accuracy: float | None = None
+
+
+def labels_and_scores(labeler, images):
+    """Labels and one score per image from a single encoding of each image.
+
+    The score is the classifier's decision value (binary), the winning class's value
+    (several classes), or its highest probability when it has no decision function.
+    """
+    classes = labeler.classes_
+    if len(images) == 0:
+        return np.empty(0, dtype=classes.dtype), np.empty(0)
+    features = labeler.transform(images)
+    classifier = labeler.classifier_
+    labels = classifier.predict(features)
+    if hasattr(classifier, "decision_function"):
+        values = np.asarray(classifier.decision_function(features))
+    elif hasattr(classifier, "predict_proba"):
+        values = classifier.predict_proba(features)
+    else:
+        values = np.full(len(labels), np.nan)
+    return labels, values if values.ndim == 1 else values.max(axis=1)
+
+
+def _n_correct(targets, labels) -> int:
+    """Labels equal to the true ones, comparing ``1``, ``"1"`` and ``1.0`` as the same."""
+    targets, labels = np.asarray(targets).astype(str), np.asarray(labels).astype(str)
+    same = targets == labels
+    for i in np.flatnonzero(~same):
+        with contextlib.suppress(ValueError):
+            same[i] = float(targets[i]) == float(labels[i])
+    return int(same.sum())
+
+
+def label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad) -> dict:
+    """Read, encode, classify and write one partition; return its record for ``done.jsonl``.
+
+    Unreadable files make a ``{"failed": [...]}`` record and no part unless ``skip_bad``.
+    """
+    t0 = time.perf_counter()
+    batch = piece.read()
+    record = {"partition": partition, "start": start, "stop": stop}
+    if batch.bad and not skip_bad:
+        return {**record, "failed": [list(b) for b in batch.bad]}
+    labels, scores = labels_and_scores(labeler, batch.images)
+    write_part(parts_dir, partition, part_bytes(batch.names, labels, scores))
+    correct = None if batch.targets is None else _n_correct(batch.targets, labels)
+    return {
+        **record,
+        "rows": len(labels),
+        "counts": dict(Counter(str(label) for label in labels)),
+        "correct": correct,
+        "skipped": [list(b) for b in batch.bad],
+        "seconds": round(time.perf_counter() - t0, 4),
+        "process": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+def _labeler(kit, batch_size, key, device) -> RecipientLabeler:
+    labeler = clone(kit) if isinstance(kit, RecipientLabeler) else RecipientLabeler(kit)
+    given = {"batch_size": batch_size, "key": key, "device": device}
+    return labeler.set_params(**{k: v for k, v in given.items() if v is not None}).fit()
+
+
+def _check_item_shape(labeler, item_shape) -> None:
+    expected = labeler.image_shape_
+    if len(item_shape) == 1 or expected is None:
+        n = int(np.prod(item_shape))
+        if n != labeler.n_features_in_:
+            raise ValueError(
+                f"the source has {n} values per image but the kit's encoder takes "
+                f"{labeler.n_features_in_}."
+            )
+        return
+    found = (1, *item_shape) if len(item_shape) == 2 else tuple(item_shape)
+    if found != expected:
+        raise ValueError(_shape_message(found, expected))
+
+
+def _partition_size(partition_size, source) -> int:
+    if partition_size is None:
+        size = DEFAULT_PARTITION_SIZE
+        chunk = source.chunk_rows
+        return -(-size // chunk) * chunk if chunk else size  # whole storage chunks
+    if not isinstance(partition_size, Integral) or partition_size < 1:
+        raise ValueError(f"partition_size must be a positive int, got {partition_size!r}.")
+    return int(partition_size)
+
+
+def _failure_message(failures, parts_dir) -> str:
+    bad = [(name, reason) for record in failures for name, reason in record["failed"]]
+    listing = "\n".join(f"  {terminal_text(n)}: {terminal_text(r)}" for n, r in bad[:_MAX_LISTED])
+    if len(bad) > _MAX_LISTED:
+        listing += f"\n  ... and {len(bad) - _MAX_LISTED} more"
+    return (
+        f"Could not read {len(bad)} image file(s) in {len(failures)} partition(s):\n{listing}\n"
+        f"Every other partition is labelled and kept in {terminal_text(parts_dir)}: fix or "
+        "remove the files and run again to label only these partitions, or pass "
+        "skip_bad=True (--skip-bad) to skip them."
+    )
+
+
+def _progress_bar(progress, total, initial):
+    from tqdm.auto import tqdm
+
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    return tqdm(total=total, initial=initial, unit="img", desc="labelling", disable=disable)
+
+
+def label_archive(
+    kit,
+    source,
+    out,
+    *,
+    batch_size=None,
+    partition_size=None,
+    resume=True,
+    skip_bad=False,
+    key=None,
+    device=None,
+    split="train",
+    image_size=None,
+    color=None,
+    labelled=None,
+    scheduler=None,
+    n_workers=None,
+    overwrite=False,
+    keep_parts=False,
+    progress=None,
+    on_partition=None,
+) -> LabellingReport:
+    """Label every image of a folder, ``.npz``, ``.npy`` or Zarr archive into one CSV.
+
+    The source is cut into partitions of ``partition_size`` images. Each partition is read,
+    encoded once (in batches of ``batch_size``), classified, and its ``file,label,score`` rows
+    written to its own part file, atomically; the parts are joined into ``out`` at the end.
+    Memory holds one partition at a time, whatever the size of the archive. An interrupted
+    run (an exception, Ctrl-C, a killed process or machine) is resumed by calling again with
+    the same arguments: finished partitions are not labelled again, and ``out`` is either
+    absent or complete, never torn. With ``scheduler`` the partitions are labelled by the
+    workers of a Dask cluster instead; the labels are those of a run in this process.
+
+    Parameters
+    ----------
+    kit : str, path-like, DonorKit or RecipientLabeler
+        The donor kit, or a labeler whose settings (classifier, range check, key, ...) to use.
+    source : str, path-like or array-like
+        A folder of PNG/JPEG/BMP/TIFF/DICOM images (sub-folders included), a MedMNIST-layout
+        ``.npz`` (an uncompressed member is memory-mapped; a compressed one is decompressed
+        front to back, on one machine only), a ``.npy`` file, a Zarr array folder, or an
+        array of shape ``(n, H, W)``, ``(n, C, H, W)`` or ``(n, n_features)``.
+    out : str or path-like
+        The CSV to write. Parts live in ``<out>.parts/`` until the run is complete.
+    batch_size : int, default=None
+        Images encoded at a time (None: the labeler's, 256).
+    partition_size : int, default=None
+        Images per partition: per part file, per Dask task, and the unit of resuming. None
+        takes the earlier run's when resuming, else 8192 rounded up to whole Zarr chunks.
+    resume : bool, default=True
+        Continue an unfinished run of the same kit, source and partition size found in
+        ``<out>.parts/``; False discards it and starts again.
+    skip_bad : bool, default=False
+        Skip files that cannot be read and list them in ``<out stem>.skipped.csv``. When
+        False, the partitions holding such files are left unlabelled, every other partition is
+        labelled and kept, and a ``ValueError`` lists the files; run again with
+        ``skip_bad=True`` (or after fixing them) to label only those partitions.
+    key : str or bytes, default=None
+        The kit's signing key, checked wherever the kit is loaded (here and on each worker).
+    device : str, default=None
+        Where the encoder runs (None: the labeler's, ``"auto"``).
+    split : {"train", "val", "test", "all"}, default="train"
+        The split of a ``.npz`` source.
+    image_size : (int, int), default=None
+        Size folder images are resized to (None: the kit's).
+    color : {"gray", "rgb"}, default=None
+        Channels of folder images (None: the kit's).
+    labelled : bool, default=None
+        Whether a folder's sub-folder names are true labels, for ``accuracy`` (None: when
+        every image is in a sub-folder).
+    scheduler : None, "local", str or distributed.Client, default=None
+        None labels in this process. ``"local"`` starts a ``distributed.LocalCluster`` of
+        ``n_workers`` single-threaded worker processes for this call; an address
+        (``"tcp://host:8786"``) or a ``Client`` uses that cluster, whose workers must be able
+        to read ``source`` and write beside ``out`` at the same paths.
+    n_workers : int, default=None
+        Workers of the ``"local"`` cluster (None: one per CPU core).
+    overwrite : bool, default=False
+        Replace an existing ``out``.
+    keep_parts : bool, default=False
+        Keep ``<out>.parts/`` after writing ``out``.
+    progress : bool or None, default=None
+        Show a progress bar (images/s, ETA) on stderr; None shows one on a terminal only.
+    on_partition : callable, default=None
+        Called with each finished partition's record (a dict) after it is saved; an exception
+        it raises stops the run, which can then be resumed.
+
+    Returns
+    -------
+    report : LabellingReport
+        Counts, skipped files, throughput and (when the source has labels) accuracy.
+
+    Raises
+    ------
+    FileExistsError
+        If ``out`` exists and ``overwrite`` is False.
+    ValueError
+        If the images do not fit the kit, an unfinished run in ``<out>.parts/`` differs from
+        this one, or files cannot be read and ``skip_bad`` is False.
+    DonorKitError
+        If the kit is not a valid donor kit or fails its signature check.
+
+    See Also
+    --------
+    RecipientLabeler.predict : labels an in-memory or Dask array.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_digits
+    >>> from skdcsae import DCSAETransformer
+    >>> from skdcsae.recipient import label_archive
+    >>> X, y = load_digits(n_class=2, return_X_y=True)
+    >>> X = X.reshape(-1, 8, 8)
+    >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
+    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          random_state=0).fit(X[:100], y[:100])
+    >>> folder = tempfile.mkdtemp()
+    >>> kit = os.path.join(folder, "kit.joblib")
+    >>> _ = donor.export_donor_kit(kit, X[:100], y[:100])
+    >>> report = label_archive(kit, X[100:], os.path.join(folder, "labels.csv"),
+    ...                        partition_size=100, device="cpu")
+    >>> report.n_labelled, report.n_partitions
+    (260, 3)
+    >>> with open(report.out) as f:
+    ...     print(f.readline().strip())
+    file,label,score
+    """
+    t0 = time.perf_counter()
+    out = Path(os.fspath(out)).absolute()
+    skipped_path = out.with_name(out.stem + ".skipped.csv")
+    for path in (out, skipped_path):
+        if path.exists() and not overwrite:
+            raise FileExistsError(
+                f"{terminal_text(path)} already exists; pass overwrite=True (--force) to "
+                "replace it."
+            )
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"folder {terminal_text(out.parent)} does not exist.")
+    if n_workers is not None and scheduler != "local":
+        raise ValueError('n_workers applies to scheduler="local" only.')
+    labeler = _labeler(kit, batch_size, key, device)
+    shape = labeler.image_shape_
+    if image_size is None and shape is not None:
+        image_size = shape[1:]
+    if color is None:
+        color = "rgb" if shape is not None and shape[0] == 3 else "gray"
+    src = open_source(source, split=split, image_size=image_size, color=color, labelled=labelled)
+    try:
+        _check_item_shape(labeler, src.item_shape)
+        if scheduler is not None and not src.distributable:
+            raise ValueError(
+                "this source cannot be split between Dask workers (an in-memory array, or a "
+                "compressed .npz member): label it without a scheduler, or save it as Zarr, "
+                ".npy or an uncompressed .npz (np.savez) first."
+            )
+        params = labeler.get_params(deep=False)
+        manifest = {
+            "kit_sha256": labeler.kit_.sha256,
+            "labeler": joblib.hash({name: params[name] for name in _IDENTITY_PARAMS}),
+            "source": src.fingerprint(),
+            "n_images": src.n,
+        }
+        previous = RunState.previous_manifest(out) if resume else None
+        if partition_size is None and previous is not None:
+            partition_size = previous.get("partition_size")
+        size = _partition_size(partition_size, src)
+        state = RunState(out, {**manifest, "partition_size": size}, resume=resume)
+        n_parts = -(-src.n // size)
+        resumed = len(state.done)
+
+        def bounds(k):
+            return k * size, min(src.n, (k + 1) * size)
+
+        todo = [k for k in range(n_parts) if k not in state.done]
+        failures, labelled_now = [], [0]
+        already = sum(r["stop"] - r["start"] for r in state.done.values())
+        bar = _progress_bar(progress, src.n, already)
+
+        def finished(record):
+            if "failed" in record:
+                failures.append(record)
+                return
+            state.record(record)
+            labelled_now[0] += record["stop"] - record["start"]
+            bar.update(record["stop"] - record["start"])
+            if on_partition is not None:
+                on_partition(record)
+
+        try:
+            if scheduler is None:
+                for k in todo:
+                    start, stop = bounds(k)
+                    piece = src.piece(start, stop)
+                    finished(label_piece(labeler, piece, k, start, stop, state.dir, skip_bad))
+            else:
+                from ._cluster import label_on_cluster
+
+                pieces = [(k, *bounds(k), src.piece(*bounds(k))) for k in todo]
+                label_on_cluster(
+                    labeler, pieces, state.dir, skip_bad, scheduler, n_workers, finished
+                )
+        finally:
+            bar.close()
+    finally:
+        src.close()
+    if failures:
+        raise ValueError(_failure_message(failures, state.dir))
+    state.merge(n_parts, overwrite=overwrite, skipped_path=skipped_path)
+    report = _report(state, n_parts, src.n, resumed, skipped_path)
+    report.seconds = time.perf_counter() - t0
+    report.images_per_second = labelled_now[0] / max(report.seconds, 1e-9)
+    if not keep_parts:
+        state.remove()
+    return report
+
+
+def _report(state, n_parts, n_images, resumed, skipped_path) -> LabellingReport:
+    records = [state.done[k] for k in range(n_parts)]
+    counts: Counter = Counter()
+    for record in records:
+        counts.update(record["counts"])
+    n_labelled = sum(r["rows"] for r in records)
+    skipped = [tuple(row) for r in records for row in r["skipped"]]
+    correct = [r["correct"] for r in records]
+    accuracy = None
+    if n_labelled and all(c is not None for c in correct):
+        accuracy = sum(correct) / n_labelled
+    return LabellingReport(
+        out=state.out,
+        n_images=n_images,
+        n_labelled=n_labelled,
+        counts=dict(sorted(counts.items())),
+        skipped=skipped,
+        skipped_file=skipped_path if skipped else None,
+        n_partitions=n_parts,
+        partitions_resumed=resumed,
+        accuracy=accuracy,
+    )
