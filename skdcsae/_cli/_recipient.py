@@ -13,11 +13,13 @@ from .._files import atomic_write_bytes
 from .._sanitize import csv_cell
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler
+from ..recipient._command import add_scale_arguments, run_streaming
 from ._common import add_data_options, add_device_option, check_writable, load_data, read_key
 
 _EPILOG = """examples:
   skdcsae recipient kit.joblib unlabelled/ --out labels.csv
   skdcsae recipient kit.joblib pneumoniamnist.npz --split test --out labels.csv --force
+  skdcsae recipient kit.joblib archive.zarr --out labels.csv --scheduler local --workers 4
 """
 
 
@@ -47,6 +49,7 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="write a latent-space plot of the recipient images (PNG) to DIR",
     )
+    add_scale_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -67,6 +70,8 @@ def write_labels_csv(path: Path, names, labels, scores, force: bool) -> None:
 
 
 def run(args) -> None:
+    if args.plots is None or args.scheduler is not None:
+        return run_streaming(args)  # bounded memory, resumable, Dask with --scheduler
     out = Path(args.out)
     check_writable(out, args.force, "labels")
     key = read_key(args.key_file)

@@ -9,6 +9,7 @@ the driving process records each partition once, when its result arrives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -60,10 +61,9 @@ class TorchThreads(WorkerPlugin):
         import torch
 
         torch.set_num_threads(self.threads_per_task)
-        try:
+        # torch allows this only before its first parallel work
+        with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(1)
-        except RuntimeError:  # torch allows it only before its first parallel work
-            pass
 
 
 def _label_task(handle, piece, partition, start, stop, parts_dir, skip_bad) -> dict:

@@ -451,28 +451,11 @@ class _FolderPiece:
 
 # --- choosing a source -------------------------------------------------------------------------
 def open_source(source, *, split="train", image_size=None, color="gray", labelled=None):
-    """The source for a path (folder, ``.npy``, ``.npz``, Zarr) or an array-like.
+    """The source for a path (folder, ``.npy``, ``.npz``, Zarr folder) or an array-like.
 
-    Parameters
-    ----------
-    source : str, path-like or array-like
-        A folder of images, a ``.npy`` file, a MedMNIST-layout ``.npz``, a Zarr array
-        (``*.zarr`` folder), or an array of shape ``(n, H, W)``, ``(n, C, H, W)`` or
-        ``(n, n_features)``.
-    split : {"train", "val", "test", "all"}, default="train"
-        The ``.npz`` split(s) to read.
-    image_size : (int, int)
-        Size every folder image is resized to.
-    color : {"gray", "rgb"}, default="gray"
-        Channel layout of folder images.
-    labelled : bool or None, default=None
-        Whether a folder's first sub-folder names are true labels (None: when every image is
-        in a sub-folder).
-
-    Returns
-    -------
-    source : object
-        A source with ``n``, ``item_shape``, ``fingerprint()`` and ``piece(start, stop)``.
+    ``split`` picks the ``.npz`` split(s); ``image_size``, ``color`` and ``labelled`` apply to
+    folders (see :func:`skdcsae.recipient.label_archive`). The result has ``n``,
+    ``item_shape``, ``distributable``, ``fingerprint()`` and ``piece(start, stop)``.
     """
     if not isinstance(source, (str, os.PathLike)):
         return ArraySource(source)

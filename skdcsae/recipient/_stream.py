@@ -178,7 +178,7 @@ def _failure_message(failures, parts_dir) -> str:
         f"Could not read {len(bad)} image file(s) in {len(failures)} partition(s):\n{listing}\n"
         f"Every other partition is labelled and kept in {terminal_text(parts_dir)}: fix or "
         "remove the files and run again to label only these partitions, or pass "
-        "skip_bad=True (--skip-bad) to skip them."
+        "skip_bad=True to skip them."
     )
 
 
@@ -385,8 +385,13 @@ def label_archive(
                     piece = src.piece(start, stop)
                     finished(label_piece(labeler, piece, k, start, stop, state.dir, skip_bad))
             else:
-                from ._cluster import label_on_cluster
-
+                try:
+                    from ._cluster import label_on_cluster
+                except ImportError as exc:
+                    raise ImportError(
+                        "labelling on a Dask cluster needs dask and distributed: pip install "
+                        "skdcsae[distributed]"
+                    ) from exc
                 pieces = [(k, *bounds(k), src.piece(*bounds(k))) for k in todo]
                 label_on_cluster(
                     labeler, pieces, state.dir, skip_bad, scheduler, n_workers, finished
