@@ -49,14 +49,14 @@ def run_streaming(args) -> None:
     """Label ``args.data`` into ``args.out`` and print what was done."""
     from .._cli._common import CLIError, check_writable, read_key
 
-    out = Path(args.out)
-    check_writable(out, args.force, "labels")
-    if not Path(args.data).exists():
-        raise CLIError(f"{args.data} does not exist")
     if args.plots:
         raise CLIError("--plots encodes every image in memory: leave out --scheduler")
     if args.workers is not None and args.scheduler != "local":
         raise CLIError("--workers needs --scheduler local")
+    out = Path(args.out)
+    check_writable(out, args.force, "labels")
+    if not Path(args.data).exists():
+        raise CLIError(f"{args.data} does not exist")
     quiet = getattr(args, "quiet", False)
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
@@ -66,7 +66,6 @@ def run_streaming(args) -> None:
         report = _label(labeler.set_params(**params), args, out, quiet)
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
-
     lines = []
     if report.partitions_resumed:
         lines.append(
