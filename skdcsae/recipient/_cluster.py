@@ -102,10 +102,18 @@ def label_on_cluster(labeler, pieces, parts_dir, skip_bad, scheduler, n_workers,
         run = uuid.uuid4().hex[:8]
         task = dask.delayed(_label_task, pure=True)
         tasks = [
-            task(handle, piece, k, start, stop, str(parts_dir), skip_bad,
-                 dask_key_name=f"skdcsae-partition-{run}-{k}")
+            task(
+                handle,
+                piece,
+                k,
+                start,
+                stop,
+                str(parts_dir),
+                skip_bad,
+                dask_key_name=f"skdcsae-partition-{run}-{k}",
+            )
             for k, start, stop, piece in pieces
-        ]  # fmt: skip
+        ]
         futures = client.compute(tasks)
         try:
             for future in as_completed(futures):

@@ -50,8 +50,9 @@ def archive(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dask")
     kit = make_kit(folder)
     X, _ = make_archive(N, seed=2)
-    z = zarr.open_array(folder / "x.zarr", mode="w", shape=X.shape, chunks=(250, 8, 8),
-                        dtype=X.dtype)  # fmt: skip
+    z = zarr.open_array(
+        folder / "x.zarr", mode="w", shape=X.shape, chunks=(250, 8, 8), dtype=X.dtype
+    )
     z[:] = X
     labeler = RecipientLabeler(kit, device="cpu").fit()
     return kit, folder / "x.zarr", X, labeler.predict(X), labeler.decision_function(X)
@@ -108,8 +109,9 @@ def _done_counts(out):
 
 def test_cluster_labels_equal_predict_in_process(client, archive, tmp_path):
     kit, path, _, expected, scores = archive
-    report = label_archive(kit, path, tmp_path / "labels.csv", partition_size=500,
-                           scheduler=client, device="cpu")  # fmt: skip
+    report = label_archive(
+        kit, path, tmp_path / "labels.csv", partition_size=500, scheduler=client, device="cpu"
+    )
     files, labels, written = read_labels(tmp_path / "labels.csv")
     assert files == [f"x.zarr[{i}]" for i in range(N)]  # every image once, in order
     np.testing.assert_array_equal(labels, expected.astype(str))
@@ -131,8 +133,16 @@ def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path
             killed.update(worker=busy[0], pid=pid)
 
     out = tmp_path / "labels.csv"
-    report = label_archive(kit, path, out, partition_size=100, scheduler=client, device="cpu",
-                           on_partition=kill_a_busy_worker, keep_parts=True)  # fmt: skip
+    report = label_archive(
+        kit,
+        path,
+        out,
+        partition_size=100,
+        scheduler=client,
+        device="cpu",
+        on_partition=kill_a_busy_worker,
+        keep_parts=True,
+    )
     assert killed, "no worker had a partition in hand to lose"
     np.testing.assert_array_equal(read_labels(out)[1], expected.astype(str))
     assert report.n_labelled == N
@@ -144,8 +154,19 @@ def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path
 def test_cli_on_a_scheduler_address(client, archive, tmp_path, capsys):
     kit, path, _, expected, _ = archive
     out = tmp_path / "labels.csv"
-    args = ["recipient", str(kit), str(path), "--out", str(out), "--device", "cpu",
-            "--scheduler", client.scheduler.address, "--partition-size", "1000"]  # fmt: skip
+    args = [
+        "recipient",
+        str(kit),
+        str(path),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--scheduler",
+        client.scheduler.address,
+        "--partition-size",
+        "1000",
+    ]
     assert main(args) == 0, capsys.readouterr().err
     assert f"Labelled {N} images" in capsys.readouterr().out
     np.testing.assert_array_equal(read_labels(out)[1], expected.astype(str))

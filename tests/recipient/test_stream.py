@@ -52,8 +52,9 @@ def _write_source(kind, X, y, folder):
     if kind == "zarr":
         import zarr
 
-        z = zarr.open_array(folder / "x.zarr", mode="w", shape=X.shape, chunks=(128, 8, 8),
-                            dtype=X.dtype)  # fmt: skip
+        z = zarr.open_array(
+            folder / "x.zarr", mode="w", shape=X.shape, chunks=(128, 8, 8), dtype=X.dtype
+        )
         z[:] = X
         return folder / "x.zarr", [f"x.zarr[{i}]" for i in range(len(X))]
     save = np.savez if kind == "npz" else np.savez_compressed
@@ -179,9 +180,14 @@ def test_bad_files_are_reported_and_other_partitions_kept(setup, tmp_path):
         "part-000002.csv",
     ]
     report = label_archive(
-        kit, tmp_path / "images", out, partition_size=10, skip_bad=True, device="cpu",
+        kit,
+        tmp_path / "images",
+        out,
+        partition_size=10,
+        skip_bad=True,
+        device="cpu",
         keep_parts=True,
-    )  # fmt: skip
+    )
     assert report.partitions_resumed == 2 and report.n_labelled == 29
     assert [name for name, _ in report.skipped] == ["img013.png"]
     assert read_labels(out)[0] == [n for n in names if n != "img013.png"]
@@ -198,8 +204,9 @@ def test_memory_is_bounded_by_the_partition(setup, tmp_path):
     del X
     tracemalloc.start()
     try:
-        report = label_archive(kit, tmp_path / "big.npy", tmp_path / "labels.csv",
-                               partition_size=2048, device="cpu")  # fmt: skip
+        report = label_archive(
+            kit, tmp_path / "big.npy", tmp_path / "labels.csv", partition_size=2048, device="cpu"
+        )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -213,8 +220,17 @@ def test_cli_streams_resumes_and_skips_bad_files(setup, tmp_path, capsys):
     _image_folder(tmp_path / "images", X[:25])
     (tmp_path / "images" / "img004.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "labels.csv"
-    args = ["recipient", str(kit), str(tmp_path / "images"), "--out", str(out),
-            "--device", "cpu", "--partition-size", "10"]  # fmt: skip
+    args = [
+        "recipient",
+        str(kit),
+        str(tmp_path / "images"),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--partition-size",
+        "10",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "img004.png" in err and "--skip-bad" in err and len(err.strip().splitlines()) == 1
