@@ -50,6 +50,10 @@ def _info() -> dict:
 
 
 def _rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: ``ru_maxrss`` would include the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

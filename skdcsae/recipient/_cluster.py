@@ -45,7 +45,7 @@ class TorchThreads(WorkerPlugin):
     >>> from skdcsae.recipient import TorchThreads
     >>> with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
     ...                   dashboard_address=None) as cluster, Client(cluster) as client:
-    ...     client.register_plugin(TorchThreads(1))
+    ...     _ = client.register_plugin(TorchThreads(1))
     ...     print(list(client.run(lambda: __import__("torch").get_num_threads()).values()))
     [1]
     """

@@ -98,8 +98,7 @@ class RunState:
             self.dir.mkdir()
             data = json.dumps(self.manifest, indent=1, sort_keys=True).encode() + b"\n"
             atomic_write_bytes(self.dir / MANIFEST, data, overwrite=False)
-        for stale in self.dir.glob(".*.tmp"):  # temporary files of a killed writer
-            stale.unlink()
+        self._remove_stale()
         self.done = {
             record["partition"]: record
             for record in self._read_log()
@@ -113,6 +112,11 @@ class RunState:
             return json.loads((parts_dir_for(Path(out)) / MANIFEST).read_text())
         except (OSError, ValueError):
             return None
+
+    def _remove_stale(self) -> None:
+        """Temporary files of a writer that was killed (a process, or a Dask worker)."""
+        for stale in self.dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def _read_manifest(self) -> dict:
         try:
@@ -151,6 +155,7 @@ class RunState:
 
     def merge(self, n_partitions: int, *, overwrite: bool, skipped_path: Path | None) -> None:
         """Write the skipped files' list, then every part in order into the output."""
+        self._remove_stale()
         skipped = [row for k in range(n_partitions) for row in self.done[k]["skipped"]]
         if skipped and skipped_path is not None:
             rows = [("file", "reason")] + [(csv_cell(n), csv_cell(r)) for n, r in skipped]
