@@ -55,11 +55,11 @@ def run_streaming(args) -> None:
         raise CLIError("--workers needs --scheduler local")
     out = Path(args.out)
     check_writable(out, args.force, "labels")
-    if not Path(args.data).exists():
-        raise CLIError(f"{args.data} does not exist")
     quiet = getattr(args, "quiet", False)
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
+    if not Path(args.data).exists():
+        raise CLIError(f"{args.data} does not exist")
     params = {"range_tolerance": None} if getattr(args, "no_range_check", False) else {}
     labeler = RecipientLabeler(kit, device=args.device, batch_size=args.batch_size, key=key)
     try:
