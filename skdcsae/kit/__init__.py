@@ -1,0 +1,1 @@
+"""Donor-kit file format 3: a pickle of plain bytes holding canonical JSON and safetensors."""
