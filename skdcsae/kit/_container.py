@@ -197,8 +197,7 @@ def dump_container(
     meta_bytes = dump_json(meta)
     if len(meta_bytes) > limits.max_meta_bytes:
         raise DonorKitError(
-            f"the kit's metadata is {len(meta_bytes)} bytes as JSON "
-            f"(limit {limits.max_meta_bytes})"
+            f"the kit's metadata is {len(meta_bytes)} bytes as JSON (limit {limits.max_meta_bytes})"
         )
     data = _assemble(meta_bytes, dump_tensors(tensors, limits), key)
     if len(data) > limits.max_file_bytes:

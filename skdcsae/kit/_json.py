@@ -58,8 +58,9 @@ def check_json_value(value: Any, what: str, limits: KitLimits, depth: int = 0) -
         return
     if type(value) is int:
         if len(str(abs(value))) > limits.max_json_int_digits:
-            raise DonorKitError(f"{what} holds an integer of more than "
-                                f"{limits.max_json_int_digits} digits")
+            raise DonorKitError(
+                f"{what} holds an integer of more than {limits.max_json_int_digits} digits"
+            )
         return
     if type(value) is float:
         if not math.isfinite(value):
@@ -208,7 +209,5 @@ def parse_json(
     except TypeError as exc:  # unreachable: json.loads builds plain values only
         raise DonorKitError(str(exc)) from None
     if canonical and dump_json(value) != data:
-        raise DonorKitError(
-            f"{what} is not canonical JSON (sorted keys, no spaces, ASCII escapes)"
-        )
+        raise DonorKitError(f"{what} is not canonical JSON (sorted keys, no spaces, ASCII escapes)")
     return value

@@ -65,7 +65,7 @@ _VALUE_OPS = {**_STR_OPS, **_BYTES_OPS, **_INT_OPS}
 
 def _length_op(n: int, ops: tuple[int, ...]) -> int:
     """The shortest of ``ops`` (1-, 4- then 8-byte length) that can hold length ``n``."""
-    for op, bound in zip(ops, (2**8, 2**32, 2**64)):
+    for op, bound in zip(ops, (2**8, 2**32, 2**64), strict=False):
         if n < bound:
             return op
     raise ValueError(f"a {n}-byte value is too long for a pickle")
