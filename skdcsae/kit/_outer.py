@@ -127,7 +127,9 @@ class _Reader:
         self.data = data
         self.pos = 0
 
-    def take(self, n: int, what: str) -> memoryview:
+    def take(self, n: int, what: str, *, declared: bool = True) -> memoryview:
+        if n > len(self.data) - self.pos and not declared:
+            raise DonorKitError(f"the kit's pickle is truncated at byte {self.pos} ({what})")
         if n > len(self.data) - self.pos:
             raise DonorKitError(
                 f"the kit's pickle declares {what} of {n} bytes at byte {self.pos}, but only "
@@ -139,7 +141,7 @@ class _Reader:
 
     def opcode(self, allowed: set[int] | dict[int, str], expected: str) -> int:
         at = self.pos
-        op = self.take(1, "an opcode")[0]
+        op = self.take(1, f"expecting {expected}", declared=False)[0]
         if op in allowed:
             return op
         name = _NAMES.get(op)
@@ -156,7 +158,8 @@ class _Reader:
 
     def value(self, op: int, what: str, cap: int) -> int | memoryview:
         at = self.pos - 1
-        (arg,) = struct.unpack(_VALUE_OPS[op], self.take(struct.calcsize(_VALUE_OPS[op]), what))
+        size = struct.calcsize(_VALUE_OPS[op])
+        (arg,) = struct.unpack(_VALUE_OPS[op], self.take(size, f"inside {what}", declared=False))
         if op in _INT_OPS:
             if _int_op(arg) != op:
                 raise DonorKitError(f"the kit's pickle encodes {what} at byte {at} non-canonically")
@@ -230,7 +233,7 @@ def decode_outer(data: memoryview, limits: KitLimits) -> dict[str, str | int | m
         raise DonorKitError(f"donor kit format version {legacy}: {_REEXPORT}")
     reader = _Reader(data)
     reader.opcode({PROTO}, "PROTO")
-    if reader.take(1, "the protocol number")[0] != 4:
+    if reader.take(1, "inside the protocol number", declared=False)[0] != 4:
         raise DonorKitError("the kit's pickle is not protocol 4, which format 3 is written in")
     reader.opcode({EMPTY_DICT}, "EMPTY_DICT")
     reader.opcode({MARK}, "MARK")
