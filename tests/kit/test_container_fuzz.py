@@ -47,13 +47,16 @@ from skdcsae.kit._json import dump_json
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"fuzz key"
 MEMORY_HEADROOM = 1 << 30
-INTERESTING = [0, 1, 2, 7, 8, 9, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1, 2**32,
-               2**40, 2**53, 2**62, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**30]  # fmt: skip
-FRAGMENTS = [b"[" * 40, b"{" * 40, b'{"a":' * 40, b"NaN", b"Infinity", b"1e999", b"-0",
-             b"9" * 30, b'"', b"\\", b",", b" ", b"\\u0000", b'"a":1,', b"]", b"}", b"\x00",
-             b"\xff", b"\xc3\xa9", b"true", b"null", b"1.0", b"[]", b"{}"]  # fmt: skip
-DTYPE_NAMES = [b"F16", b"F32", b"F64", b"I8", b"I16", b"I32", b"I64", b"U8", b"U16", b"U32",
-               b"U64", b"BOOL", b"BF16", b"C64", b"F8_E4M3", b"O", b"", b"f4"]  # fmt: skip
+INTERESTING = [0, 1, 2, 7, 8, 9, 255, 256, 65535, 65536, 2**40, 2**53, 2**62, 10**30]
+INTERESTING += [2**k + d for k in (31, 32, 63, 64) for d in (-1, 0)]
+FRAGMENTS = (
+    b'NaN|Infinity|1e999|-0|"|\\|,| |\\u0000|"a":1,|]|}|\x00|\xff|\xc3\xa9|true|null|[]'.split(b"|")
+)
+FRAGMENTS += [b"[" * 40, b"{" * 40, b'{"a":' * 40, b"9" * 30]
+DTYPE_NAMES = [
+    *b"F16 F32 F64 I8 I16 I32 I64 U8 U16 U32 U64 BOOL BF16 C64 F8_E4M3 O f4".split(),
+    b"",
+]
 OPCODES = b"\x80}(.u\x8cXCB\x8eKMJ\x8d\x95\x94qrhjgpcR\x93bQPi\x81\x92\x82])Gas\x88N"
 
 
@@ -63,8 +66,13 @@ OPCODES = b"\x80}(.u\x8cXCB\x8eKMJ\x8d\x95\x94qrhjgpcR\x93bQPi\x81\x92\x82])Gas\
 def _bases() -> list[tuple[str, bytes, bytes | None, bytes | None]]:
     """``(name, data, signing key, loading key)`` of the valid containers to mutate."""
     rng = np.random.default_rng(1)
-    meta = {"classes": ["normal", "pneumonia"], "config": {"dense_sizes": [16, 8], "n": 3},
-            "floats": [0.25, -1e-5], "ok": True, "none": None}  # fmt: skip
+    meta = {
+        "classes": ["normal", "pneumonia"],
+        "config": {"dense_sizes": [16, 8], "n": 3},
+        "floats": [0.25, -1e-5],
+        "ok": True,
+        "none": None,
+    }
     tensors = {
         "features": rng.normal(size=(20, 4)).astype(np.float32),
         "labels": np.arange(20, dtype=np.int64) % 2,
@@ -137,8 +145,9 @@ def _bytes_mutation(rng: random.Random, data: bytes, other: bytes) -> tuple[byte
         out[rng.randrange(n)] = rng.choice([0, 0xFF, 0x7F, 0x80, rng.randrange(256)])
         return bytes(out), "byte write"
     if kind == 2:
-        junk = rng.choice([bytes(rng.randrange(256) for _ in range(rng.randint(1, 16))),
-                           rng.choice(FRAGMENTS)])  # fmt: skip
+        junk = rng.choice(
+            [bytes(rng.randrange(256) for _ in range(rng.randint(1, 16))), rng.choice(FRAGMENTS)]
+        )
         return data[:pos] + junk + data[pos:], f"insert at {pos}"
     if kind == 3:
         return data[:pos] + data[pos + rng.randint(1, 64) :], f"delete at {pos}"
@@ -258,9 +267,13 @@ def _wrap(meta: bytes, tensors: bytes, key: bytes | None) -> bytes:
         return item(0x8C, ord("X"), raw)
 
     parts = _message(meta, tensors)
-    fields = [(b"format", text(b"skdcsae-donor-kit")), (b"format_version", b"K\x03"),
-              (b"meta", text(meta)), (b"tensors", item(ord("C"), ord("B"), tensors)),
-              (b"sha256", text(_digest(parts).encode()))]  # fmt: skip
+    fields = [
+        (b"format", text(b"skdcsae-donor-kit")),
+        (b"format_version", b"K\x03"),
+        (b"meta", text(meta)),
+        (b"tensors", item(ord("C"), ord("B"), tensors)),
+        (b"sha256", text(_digest(parts).encode())),
+    ]
     if key is not None:
         fields.append((b"hmac_sha256", text(_hmac(key, parts).encode())))
     body = b"".join(text(name) + value for name, value in fields)
@@ -300,16 +313,26 @@ def run_cases(seed: int, start: int, count: int) -> dict:
                 assert _fingerprint(box) == expected[name], "raw mutation loaded other content"
                 outcomes["original"] += 1
                 continue
-            again = load_container(dump_container(box.meta, box.tensors, key=sign_key),
-                                   key=load_key)  # fmt: skip
+            again = load_container(
+                dump_container(box.meta, box.tensors, key=sign_key), key=load_key
+            )
             assert _fingerprint(again)[:2] == _fingerprint(box)[:2], "not idempotent"
-            assert box.signature in (SignatureStatus.VERIFIED, SignatureStatus.ABSENT,
-                                     SignatureStatus.UNVERIFIED)  # fmt: skip
+            assert box.signature in (
+                SignatureStatus.VERIFIED,
+                SignatureStatus.ABSENT,
+                SignatureStatus.UNVERIFIED,
+            )
             outcomes["accepted"] += 1
         except BaseException as exc:  # anything else is the failure we look for
-            failures.append({"case": index, "base": name, "forged": forged,
-                             "mutation": what,
-                             "error": f"{type(exc).__name__}: {str(exc)[:300]}"})  # fmt: skip
+            failures.append(
+                {
+                    "case": index,
+                    "base": name,
+                    "forged": forged,
+                    "mutation": what,
+                    "error": f"{type(exc).__name__}: {str(exc)[:300]}",
+                }
+            )
             if isinstance(exc, KeyboardInterrupt):
                 break
     return {"cases": count, **outcomes, "failures": failures[:20], "n_failures": len(failures)}
@@ -336,7 +359,7 @@ def child_main(argv: list[str]) -> None:
     if mode == "fuzz":
         summary = run_cases(seed, start, count)
     elif mode == "hostile":
-        from tests.kit.test_container import hostile_cases
+        from tests.kit.test_container_hostile import hostile_cases
 
         summary = {"cases": 0, "refused": 0, "failures": []}
         for name, data, key in hostile_cases():
@@ -375,8 +398,7 @@ def run_in_child(mode: str, seed: int, start: int, count: int, seconds: int) -> 
     """Run a batch in a resource-limited child; fail with the last case it started."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the memory-limited child needs Linux (/proc and RLIMIT_AS)")
-    args = [sys.executable, "-c", _CHILD, str(ROOT), mode, str(seed), str(start), str(count),
-            str(seconds)]  # fmt: skip
+    args = [sys.executable, "-c", _CHILD, str(ROOT), mode, *map(str, (seed, start, count, seconds))]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     try:
         proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 30, env=env)
