@@ -206,12 +206,16 @@ def dump_container(
 
 
 def _as_view(data: bytes | bytearray | memoryview) -> memoryview:
+    """A byte view of ``data``; a mutable buffer is copied first, so that the bytes verified
+    are the bytes parsed."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, not {type(data).__name__}.")
-    view = memoryview(data)
-    if not view.c_contiguous:
-        raise TypeError("data must be a contiguous buffer.")
-    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+    if not isinstance(data, bytes):
+        view = memoryview(data)
+        if not view.c_contiguous:
+            raise TypeError("data must be a contiguous buffer.")
+        data = view.tobytes()
+    return memoryview(data)
 
 
 def _verify(fields: dict, key: bytes | None) -> SignatureStatus:
@@ -247,6 +251,7 @@ def load_container(
     ----------
     data : bytes
         The whole file. Check its size against ``limits.max_file_bytes`` before reading it.
+        A ``bytearray`` or ``memoryview`` is copied to ``bytes`` first.
     key : str or bytes, default=None
         The shared secret. When given, an unsigned container or a signature made with another
         key is refused; when None, a signature is reported but not checked.
