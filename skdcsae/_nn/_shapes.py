@@ -1,7 +1,7 @@
 """Architecture checks by arithmetic: an untrusted encoder config is checked, never built.
 
 :func:`check_encoder_config` validates the plain-data config of
-:class:`skdcsae._network.MultiHeadEncoder` (see :func:`skdcsae._network.make_config`) against
+:class:`skdcsae._nn.MultiHeadEncoder` (see :func:`skdcsae._nn.make_config`) against
 :class:`EncoderLimits`: the exact key set, the types (``bool`` is not an ``int``), the value
 ranges, the list lengths -- checked *before* any element is looked at, so
 ``conv_channels=[1] * 10**6`` is refused in constant time -- the input size, every feature map
@@ -9,7 +9,7 @@ and the total parameter count. :func:`encoder_state_shapes` then lists every ``s
 entry's name and shape from the same arithmetic as the builder, so weights can be matched to
 the architecture without constructing a single layer. This module imports no torch.
 
-The encoder's layout (mirrored from :mod:`skdcsae._network`): ``body`` is an
+The encoder's layout (mirrored from :mod:`skdcsae._nn._modules`): ``body`` is an
 ``nn.Sequential``; a conv encoder has, per stage ``i``, ``Conv2d(3x3)`` at ``4i`` (with a bias
 only when ``norm="none"``), the norm at ``4i+1`` (``batch``: weight, bias, running mean and
 variance, ``num_batches_tracked``; ``group`` and ``instance``: weight and bias; ``none``:
@@ -23,8 +23,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
-
-from .kit._errors import DonorKitError
 
 __all__ = [
     "DEFAULT_ENCODER_LIMITS",
@@ -92,7 +90,7 @@ DEFAULT_ENCODER_LIMITS = EncoderLimits()
 
 
 def _fail(message: str):
-    raise DonorKitError(f"invalid encoder config: {message}")
+    raise ValueError(f"invalid encoder config: {message}")
 
 
 def _short(value: Any) -> str:
@@ -179,11 +177,11 @@ def check_encoder_config(
     Returns
     -------
     config : dict
-        A fresh copy, keys in the order of :func:`skdcsae._network.make_config`.
+        A fresh copy, keys in the order of :func:`skdcsae._nn.make_config`.
 
     Raises
     ------
-    DonorKitError
+    ValueError
         With one line naming the first key, type, range or limit that fails.
     """
     if type(config) is not dict:
@@ -264,7 +262,7 @@ def encoder_state_shapes(
 
     Raises
     ------
-    DonorKitError
+    ValueError
         If the config fails :func:`check_encoder_config`.
     """
     return _state_shapes(check_encoder_config(config, limits=limits))

@@ -17,7 +17,6 @@ from skdcsae._nn._shapes import (
     check_encoder_config,
     encoder_state_shapes,
 )
-from skdcsae.kit._errors import DonorKitError
 
 NORMS = ("batch", "group", "instance", "none")
 
@@ -127,7 +126,7 @@ def test_hostile_configs_are_refused_quickly_without_allocating(config):
     tracemalloc.start()
     began = time.perf_counter()
     try:
-        with pytest.raises(DonorKitError) as info:
+        with pytest.raises(ValueError) as info:
             encoder_state_shapes(config)
         elapsed = time.perf_counter() - began
         _, peak = tracemalloc.get_traced_memory()
@@ -141,9 +140,9 @@ def test_hostile_configs_are_refused_quickly_without_allocating(config):
 def test_limits_are_overridable():
     config = _valid()
     assert check_encoder_config(config, limits=DEFAULT_ENCODER_LIMITS)
-    with pytest.raises(DonorKitError, match="parameters"):
+    with pytest.raises(ValueError, match="parameters"):
         check_encoder_config(config, limits=EncoderLimits(max_parameters=10))
-    with pytest.raises(DonorKitError, match="conv_channels"):
+    with pytest.raises(ValueError, match="conv_channels"):
         check_encoder_config(_valid(conv_channels=[4, 4]), limits=EncoderLimits(max_conv_layers=1))
     with pytest.raises(ValueError, match="positive int"):
         EncoderLimits(max_width=0)
