@@ -110,9 +110,17 @@ def read_pil(handle, *, Image, ImageOps, limits: Limits, draft_side=None) -> Dec
     warning is silenced because this check is stricter by default. ``draft_side`` (the side
     the image will be resized to) lets the JPEG decoder downscale by 2, 4 or 8 while decoding.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        img = Image.open(handle)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(handle)
+    except Image.DecompressionBombError as exc:  # past Pillow's own, higher limit
+        pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageRefused(
+            f"declares more pixels than Pillow's own limit of {pillow_limit:,} (2 x "
+            "PIL.Image.MAX_IMAGE_PIXELS), which applies whatever max_pixels is: "
+            + " ".join(str(exc).split())
+        ) from None
     # Not "with img": closing an image destroys its pixels; the caller closes the file.
     width, height = img.size
     check_pixels(height, width, _channels(img), limits)
