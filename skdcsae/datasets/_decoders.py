@@ -47,12 +47,13 @@ class Decoded:
 def check_pixels(height: int, width: int, channels: int, limits: Limits, what="declares"):
     """Refuse an image whose declared number of pixel values exceeds ``max_pixels``."""
     if height < 1 or width < 1:
-        raise ImageRefused(f"{what} an empty image ({width}x{height} pixels)")
+        raise ImageRefused(f"{what} an empty image ({height}x{width} pixels)")
     values = height * width * channels
     if values > limits.max_pixels:
         raise ImageRefused(
-            f"{what} {width}x{height} pixels x {channels} channel(s) = {values:,} values, "
-            f"more than max_pixels={limits.max_pixels:,}; raise max_pixels to read it"
+            f"{what} {height}x{width} pixels (height x width) x {channels} channel(s) = "
+            f"{values:,} values, more than max_pixels={limits.max_pixels:,}; raise max_pixels "
+            "to read it"
         )
 
 

@@ -127,7 +127,7 @@ def _check_rle(frame: bytes, rows: int, columns: int, n_segments: int) -> None:
         if _rle_decoded_length(segment, limit) > limit:
             raise ImageRefused(
                 f"an RLE segment decodes to more than the {size:,} bytes that "
-                f"{columns}x{rows} pixels need (a decompression bomb)"
+                f"{rows}x{columns} pixels need (a decompression bomb)"
             )
 
 
@@ -144,8 +144,8 @@ def _check_embedded_size(frame: bytes, rows: int, columns: int, Image) -> None:
         return
     if size != (columns, rows):
         raise ImageRefused(
-            f"its compressed image declares {size[0]}x{size[1]} pixels but the DICOM header "
-            f"says {columns}x{rows}"
+            f"its compressed image declares {size[1]}x{size[0]} pixels (height x width) but "
+            f"the DICOM header says {rows}x{columns}"
         )
 
 

@@ -278,7 +278,7 @@ def load_image_folder(
     >>> bunch.target.tolist(), bunch.original_shapes.tolist(), bunch.resized.tolist()
     (['normal', 'pneumonia'], [[40, 56], [40, 56]], [True, True])
     >>> print(str(caught[0].message).split(": ", 1)[1])  # doctest: +NORMALIZE_WHITESPACE
-    resized 2 of 2 image(s) from 40x56 (2) to 28x28 (bilinear, aspect ratio not kept); ...
+    resized 2 of 2 image(s) from 40x56 (2) to 28x28 (height x width; bilinear, ...
     """
     root = Path(os.fspath(path)).expanduser()
     shown_root = terminal_text(root)

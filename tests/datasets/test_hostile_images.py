@@ -51,11 +51,11 @@ def test_png_declaring_a_huge_size_is_refused_from_its_header(tmp_path):
     png_declaring(tmp_path / "bomb.png", 100_000, 100_000)  # 10 G: over Pillow's own limit
     message = _error(tmp_path)
     wide = _line(message, "wide.png")
-    assert "12000x10000" in wide and "max_pixels=100,000,000" in wide
+    assert "10000x12000 pixels (height x width)" in wide and "max_pixels=100,000,000" in wide
     assert "Pillow's own limit" in _line(message, "bomb.png")
     assert "good.png" not in message
     small = _line(_error(tmp_path, max_pixels=28 * 28 - 1), "good.png")
-    assert "28x28 pixels x 1 channel(s) = 784 values, more than max_pixels=783" in small
+    assert "(height x width) x 1 channel(s) = 784 values, more than max_pixels=783" in small
 
 
 def test_rgb_channels_count_toward_max_pixels(tmp_path):
@@ -102,7 +102,7 @@ def test_sixteen_bit_png_costs_no_float64_copy(tmp_path):
 def test_dicom_header_over_max_pixels_is_refused_before_decoding(tmp_path):
     rle_dicom(tmp_path / "huge.dcm", 30_000, 30_000, b"\x81\x00" * 8)
     line = _line(_error(tmp_path), "huge.dcm")
-    assert "its header declares 30000x30000 pixels" in line
+    assert "its header declares 30000x30000 pixels (height x width)" in line
     assert "900,000,000 values, more than max_pixels=100,000,000" in line
 
 
@@ -125,7 +125,7 @@ def test_genuine_rle_dicom_still_reads(tmp_path):
 def test_embedded_jpeg_of_another_size_is_refused(tmp_path):
     jpeg_in_dicom(tmp_path / "liar.dcm", 8, 8, jpeg_side=2000)
     line = _line(_error(tmp_path), "liar.dcm")
-    assert "declares 2000x2000 pixels but the DICOM header says 8x8" in line
+    assert "2000x2000 pixels (height x width) but the DICOM header says 8x8" in line
     jpeg_in_dicom(tmp_path / "liar.dcm", 16, 16, jpeg_side=16)  # honest: reads
     assert load_image_folder(tmp_path, image_size=None).data.shape == (1, 16, 16)
 
