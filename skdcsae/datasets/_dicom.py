@@ -40,8 +40,8 @@ def _read_file_meta(handle, pydicom):
     start = handle.tell()
     meta = read_dataset(handle, False, True, stop_when=_not_file_meta)
     try:
-        for element in meta:  # decode each element now: a wrong VR shows here
-            _ = element.value
+        for tag in list(meta.keys())[:1]:  # as pydicom does: decoding the first one tells
+            meta[tag]
     except NotImplementedError:
         handle.seek(start)
         meta = read_dataset(handle, True, True, stop_when=_not_file_meta)

@@ -292,7 +292,8 @@ def load_image_folder(
     found, ignored, empty, folder_links = scan(root)
     if csv_path is not None:
         files, file_labels, delimiter = read_labels_csv(csv_path, root, extensions=EXTENSIONS)
-        ignored = [f for f in ignored if root / f != csv_path]
+        csv_real = os.path.realpath(csv_path)
+        ignored = [f for f in ignored if os.path.realpath(root / f) != csv_real]
         listed = set(files)
         unlisted = [f for f in found if f not in listed]
         labelled, empty = True, []
