@@ -71,7 +71,7 @@ model = Pipeline(
     ]
 )
 model.fit(donor_data.data, donor_data.target)
-predicted = donor_data.target_names[model.predict(recipient_data.data)]
+predicted = model.predict(recipient_data.data)
 
 # %%
 # The recipient folder has no labels; here we know them, so we can check. File names carry
