@@ -24,12 +24,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skdcsae import DCSAETransformer
-from skdcsae.datasets import load_demo_digits
-from skdcsae.datasets import load_image_folder
+from skdcsae.datasets import load_demo_digits, load_image_folder
 
-X, y = load_demo_digits()  # '3' (label 0) vs '8' (label 1); values 0..16
+X, y = load_demo_digits()  # '3' vs '8' (labels 3 and 8); values 0..16
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 root = Path(tempfile.mkdtemp())
