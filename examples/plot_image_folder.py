@@ -32,7 +32,7 @@ donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) fo
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 root = Path(tempfile.mkdtemp())
-names = ["three", "eight"]
+names = {3: "three", 8: "eight"}
 for i in donor:
     folder = root / "donor" / names[y[i]]
     folder.mkdir(parents=True, exist_ok=True)
