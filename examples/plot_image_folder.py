@@ -48,7 +48,7 @@ for i in recipient:
 # subfolders become the classes, sorted by name.
 donor_data = load_image_folder(root / "donor", image_size=(8, 8))
 recipient_data = load_image_folder(root / "recipient", image_size=(8, 8))
-print("donor:", donor_data.data.shape, donor_data.data.dtype, list(donor_data.target_names))
+print("donor:", donor_data.data.shape, donor_data.data.dtype, donor_data.target_names.tolist())
 print("recipient:", recipient_data.data.shape, "labels:", recipient_data.target)
 
 # %%
