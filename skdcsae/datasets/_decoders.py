@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._files import open_regular_file
-
 #: Values per block of rows when deep images are scaled to 8 bits (float64: 8 MiB).
 _BLOCK_VALUES = 1 << 20
 #: Pillow modes without colour.
@@ -149,20 +147,6 @@ def read_pil(handle, *, Image, ImageOps, limits: Limits, draft_side=None) -> Dec
         img.close()  # frees Pillow's copy of the pixels
         return Decoded(Image.fromarray(scale_to_uint8(pixels)), height, width, color, True)
     return Decoded(img, height, width, color, rescaled=False)
-
-
-def read_file(path, *, is_dicom: bool, limits: Limits, draft_side, Image, ImageOps, dicom):
-    """Open ``path`` as a bounded regular file and decode it (see :class:`Decoded`)."""
-    with open_regular_file(
-        path, max_bytes=limits.max_file_bytes, limit_name="max_file_bytes"
-    ) as handle:
-        if is_dicom:
-            from ._dicom import read_dicom
-
-            return read_dicom(handle, Image=Image, dicom=dicom, limits=limits)
-        return read_pil(
-            handle, Image=Image, ImageOps=ImageOps, limits=limits, draft_side=draft_side
-        )
 
 
 def finish(decoded: Decoded, *, size, color: str, Image) -> np.ndarray:

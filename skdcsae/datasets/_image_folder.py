@@ -16,7 +16,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._sanitize import terminal_text
-from ._decoders import Limits, finish, read_file
+from ._decoders import Limits, finish
 from ._folder import (
     DICOM_EXTENSIONS,
     EXTENSIONS,
@@ -29,6 +29,7 @@ from ._folder import (
     sizes,
 )
 from ._labels_csv import LABELS_FILENAME, read_labels_csv
+from ._read import read_file
 
 __all__ = ["load_image_folder"]
 
