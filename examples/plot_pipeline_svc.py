@@ -17,7 +17,7 @@ from skdcsae.datasets import load_demo_digits
 
 X, y = load_demo_digits()
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 model = Pipeline(

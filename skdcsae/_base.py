@@ -31,6 +31,18 @@ from ._validation import check_image_shape, flatten_images, output_dtype
 __all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
 
 
+def _store_params(estimator, params: dict) -> None:
+    """Store ``__init__``'s arguments unchanged, as scikit-learn requires.
+
+    Call as ``_store_params(self, locals())`` first thing in ``__init__``: every argument of
+    the (explicit) signature becomes an attribute of the same name, with no validation and no
+    other attribute set; validation happens in ``fit``.
+    """
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 def _seed_context(seed: int, device: str):
     """Fork torch's global RNG, seed it, and restore it afterwards (no global side effects)."""
     devices = []

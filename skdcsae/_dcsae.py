@@ -8,14 +8,16 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseLatentTransformer
+from ._base import _BaseLatentTransformer, _store_params
 from ._compat import Interval, StrOptions, _fit_context
+from ._docstrings import Substitution, shared_docs
 from ._inference import DONOR_OFFSET, head_features, paper_sample
 from ._nn import _DCSAENet
 
 __all__ = ["DCSAETransformer"]
 
 
+@Substitution(**shared_docs)
 class DCSAETransformer(_BaseLatentTransformer):
     """Donor-side DC-SAE: a VAE with one Gaussian latent head per class.
 
@@ -54,10 +56,7 @@ class DCSAETransformer(_BaseLatentTransformer):
           recipient negatives (read from the positive head, whose wrong-class output is pulled
           to N(0, I)) sit near it: the two feature sets are not in the same space, which is why
           this mode scores lower and is not the default.
-    image_shape : tuple of int, default=None
-        ``(C, H, W)`` or ``(H, W)`` of flat input rows. Not needed when X is passed as
-        ``(n, H, W)`` or ``(n, C, H, W)``. ``None`` with 2-d X means tabular data: an MLP
-        encoder is used instead of the conv encoder.
+    %(image_shape)s
     conv_channels : tuple of int, default=(128, 64, 32, 16)
         Channels of the conv blocks (3x3 conv, norm, LeakyReLU 0.1, 2x2 max-pool). The default
         is the authors' architecture. For 28x28 images its four max-pools shrink the map to
@@ -113,11 +112,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         clips (no privacy: epsilon is infinite). Only with ``dp=True``.
     max_grad_norm : float, default=1.0
         Per-sample gradient clipping bound (L2 norm over all weights) used with ``dp=True``.
-    scaling : {"auto", "minmax", "standard"} or None, default="auto"
-        Input preprocessing learned in ``fit``. ``"minmax"`` maps the fit data's global
-        [min, max] to [0, 1] (so uint8 images and float images in [0, 1] give the same
-        features); ``"standard"`` standardises each feature. ``"auto"`` is ``"minmax"`` for
-        images and ``"standard"`` for tabular data.
+    %(scaling)s
     lr : float, default=1e-3
         Adam learning rate. (The paper uses 1e-4 with batch size 1; batched training needs a
         larger step.)
@@ -126,47 +121,25 @@ class DCSAETransformer(_BaseLatentTransformer):
     batch_size : int, default=16
         Mini-batch size. (The paper trains with batch size 1, which is slow; on balanced
         PneumoniaMNIST with 50 donor images per class, 16 scored better than 32 in our runs.)
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified, seeded) and stop when the
-        validation loss has not improved for ``n_iter_no_change`` epochs, restoring the best
-        weights.
-    validation_fraction : float, default=0.1
-        Share of the fit data held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks passed to the skorch net (``(name, callback)`` tuples or callbacks).
-    device : str, default="auto"
-        ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``,
-        ``"cuda:N"`` or ``"mps"``. An unavailable device raises ``ValueError`` at fit.
+    %(early_stopping)s
+    %(runtime)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the reparameterisation noise, the
         ``"paper"`` feature samples and, with ``dp=True``, the Poisson sampling of batches and
         the gradient noise. The same seed gives the same output on the CPU. A donor kit of a
         ``dp=True`` fit does not record ``random_state`` (whoever knows it can regenerate the
         noise); keep an integer seed of a private fit secret, or leave it at None.
-    verbose : int, default=0
-        If non-zero, show a progress bar and the per-epoch loss table.
+    %(verbose)s
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels seen in ``fit``; head ``k`` belongs to ``classes_[k]``.
-    n_features_in_ : int
-        Number of features per sample (``C * H * W`` for images).
-    image_shape_ : tuple of int or None
-        ``(C, H, W)`` of the images, or None for tabular data.
+    %(fitted_attributes)s
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.history.History
         Per-epoch ``train_loss`` and the loss terms ``train_mse``, ``train_kl``, ``train_rep``.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        The device the net was trained on.
-    input_offset_, input_scale_ : ndarray
-        The learned input scaling ``(x - input_offset_) / input_scale_``.
-    input_range_ : tuple of float
-        Minimum and maximum value seen in the fit data.
     privacy_ : dict or None
         With ``dp=True``, the guarantee of the trained weights, plain data only::
 
@@ -247,32 +220,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         random_state=None,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.beta = beta
-        self.rho = rho
-        self.kl_weight = kl_weight
-        self.feature_mode = feature_mode
-        self.image_shape = image_shape
-        self.conv_channels = conv_channels
-        self.dense_sizes = dense_sizes
-        self.norm = norm
-        self.dp = dp
-        self.target_epsilon = target_epsilon
-        self.target_delta = target_delta
-        self.noise_multiplier = noise_multiplier
-        self.max_grad_norm = max_grad_norm
-        self.scaling = scaling
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        _store_params(self, locals())
 
     def _net_kwargs(self):
         kwargs = {

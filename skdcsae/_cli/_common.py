@@ -111,10 +111,7 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
         bunch = load_image_folder(
             p, image_size=image_size or (28, 28), color=color or "gray", skip_bad=skip_bad
         )
-        y = None
-        if bunch.target is not None:
-            y = np.asarray(bunch.target_names)[bunch.target]
-        return bunch.data, y, list(bunch.filenames)
+        return bunch.data, bunch.target, list(bunch.filenames)
     if p.suffix.lower() != ".npz":
         raise CLIError(f"{path} is neither a folder of images nor a .npz file")
     bunch = load_medmnist_npz(p, split=split)

@@ -12,7 +12,7 @@ step. It keeps skorch's loop and changes three things, for the duration of ``par
 - the training iterator is Opacus' :class:`~opacus.data_loader.DPDataLoader` (Poisson
   sampling, seeded by the net's ``iterator_train__generator``);
 - per-sample gradient hooks (:class:`~opacus.GradSampleModule`) are attached to the module's
-  layers, but ``module_`` itself stays the plain :class:`~skdcsae._network.MultiHeadVAE`: the
+  layers, but ``module_`` itself stays the plain :class:`~skdcsae._nn.MultiHeadVAE`: the
   wrapper's forward only delegates, and the hooks sit on the submodules, so calling the
   module (and its ``decode``) directly computes per-sample gradients too;
 - ``optimizer_`` is an Opacus :class:`~opacus.optimizers.DPOptimizer` around the Adam

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._files import open_regular_file
-
 #: Values per block of rows when deep images are scaled to 8 bits (float64: 8 MiB).
 _BLOCK_VALUES = 1 << 20
 #: Pillow modes without colour.
@@ -47,12 +45,13 @@ class Decoded:
 def check_pixels(height: int, width: int, channels: int, limits: Limits, what="declares"):
     """Refuse an image whose declared number of pixel values exceeds ``max_pixels``."""
     if height < 1 or width < 1:
-        raise ImageRefused(f"{what} an empty image ({width}x{height} pixels)")
+        raise ImageRefused(f"{what} an empty image ({height}x{width} pixels)")
     values = height * width * channels
     if values > limits.max_pixels:
         raise ImageRefused(
-            f"{what} {width}x{height} pixels x {channels} channel(s) = {values:,} values, "
-            f"more than max_pixels={limits.max_pixels:,}; raise max_pixels to read it"
+            f"{what} {height}x{width} pixels (height x width) x {channels} channel(s) = "
+            f"{values:,} values, more than max_pixels={limits.max_pixels:,}; raise max_pixels "
+            "to read it"
         )
 
 
@@ -110,9 +109,17 @@ def read_pil(handle, *, Image, ImageOps, limits: Limits, draft_side=None) -> Dec
     warning is silenced because this check is stricter by default. ``draft_side`` (the side
     the image will be resized to) lets the JPEG decoder downscale by 2, 4 or 8 while decoding.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        img = Image.open(handle)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(handle)
+    except Image.DecompressionBombError as exc:  # past Pillow's own, higher limit
+        pillow_limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageRefused(
+            f"declares more pixels than Pillow's own limit of {pillow_limit:,} (2 x "
+            "PIL.Image.MAX_IMAGE_PIXELS), which applies whatever max_pixels is: "
+            + " ".join(str(exc).split())
+        ) from None
     # Not "with img": closing an image destroys its pixels; the caller closes the file.
     width, height = img.size
     check_pixels(height, width, _channels(img), limits)
@@ -140,20 +147,6 @@ def read_pil(handle, *, Image, ImageOps, limits: Limits, draft_side=None) -> Dec
         img.close()  # frees Pillow's copy of the pixels
         return Decoded(Image.fromarray(scale_to_uint8(pixels)), height, width, color, True)
     return Decoded(img, height, width, color, rescaled=False)
-
-
-def read_file(path, *, is_dicom: bool, limits: Limits, draft_side, Image, ImageOps, dicom):
-    """Open ``path`` as a bounded regular file and decode it (see :class:`Decoded`)."""
-    with open_regular_file(
-        path, max_bytes=limits.max_file_bytes, limit_name="max_file_bytes"
-    ) as handle:
-        if is_dicom:
-            from ._dicom import read_dicom
-
-            return read_dicom(handle, Image=Image, dicom=dicom, limits=limits)
-        return read_pil(
-            handle, Image=Image, ImageOps=ImageOps, limits=limits, draft_side=draft_side
-        )
 
 
 def finish(decoded: Decoded, *, size, color: str, Image) -> np.ndarray:

@@ -40,8 +40,8 @@ def _read_file_meta(handle, pydicom):
     start = handle.tell()
     meta = read_dataset(handle, False, True, stop_when=_not_file_meta)
     try:
-        for element in meta:  # decode each element now: a wrong VR shows here
-            _ = element.value
+        for tag in list(meta.keys())[:1]:  # as pydicom does: decoding the first one tells
+            meta[tag]
     except NotImplementedError:
         handle.seek(start)
         meta = read_dataset(handle, True, True, stop_when=_not_file_meta)
@@ -127,7 +127,7 @@ def _check_rle(frame: bytes, rows: int, columns: int, n_segments: int) -> None:
         if _rle_decoded_length(segment, limit) > limit:
             raise ImageRefused(
                 f"an RLE segment decodes to more than the {size:,} bytes that "
-                f"{columns}x{rows} pixels need (a decompression bomb)"
+                f"{rows}x{columns} pixels need (a decompression bomb)"
             )
 
 
@@ -144,8 +144,8 @@ def _check_embedded_size(frame: bytes, rows: int, columns: int, Image) -> None:
         return
     if size != (columns, rows):
         raise ImageRefused(
-            f"its compressed image declares {size[0]}x{size[1]} pixels but the DICOM header "
-            f"says {columns}x{rows}"
+            f"its compressed image declares {size[1]}x{size[0]} pixels (height x width) but "
+            f"the DICOM header says {rows}x{columns}"
         )
 
 

@@ -88,7 +88,8 @@ def report(shown_root, size, color, shapes, colors, resized, converted):
         )
         parts.append(
             f"resized {int(resized.sum())} of {n} image(s) from {sizes(shapes[resized])} to "
-            f"{size[0]}x{size[1]} (bilinear" + (", aspect ratio not kept)" if distorted else ")")
+            f"{size[0]}x{size[1]} (height x width; bilinear"
+            + (", aspect ratio not kept)" if distorted else ")")
         )
     n_rgb = int((colors == "rgb").sum())
     mixed = f" (the folder mixes {n_rgb} colour and {n - n_rgb} grayscale images)"

@@ -16,7 +16,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._sanitize import terminal_text
-from ._decoders import Limits, finish, read_file
+from ._decoders import Limits, finish
 from ._folder import (
     DICOM_EXTENSIONS,
     EXTENSIONS,
@@ -29,6 +29,7 @@ from ._folder import (
     sizes,
 )
 from ._labels_csv import LABELS_FILENAME, read_labels_csv
+from ._read import read_file
 
 __all__ = ["load_image_folder"]
 
@@ -278,7 +279,7 @@ def load_image_folder(
     >>> bunch.target.tolist(), bunch.original_shapes.tolist(), bunch.resized.tolist()
     (['normal', 'pneumonia'], [[40, 56], [40, 56]], [True, True])
     >>> print(str(caught[0].message).split(": ", 1)[1])  # doctest: +NORMALIZE_WHITESPACE
-    resized 2 of 2 image(s) from 40x56 (2) to 28x28 (bilinear, aspect ratio not kept); ...
+    resized 2 of 2 image(s) from 40x56 (2) to 28x28 (height x width; bilinear, ...
     """
     root = Path(os.fspath(path)).expanduser()
     shown_root = terminal_text(root)
@@ -292,7 +293,8 @@ def load_image_folder(
     found, ignored, empty, folder_links = scan(root)
     if csv_path is not None:
         files, file_labels, delimiter = read_labels_csv(csv_path, root, extensions=EXTENSIONS)
-        ignored = [f for f in ignored if root / f != csv_path]
+        csv_real = os.path.realpath(csv_path)
+        ignored = [f for f in ignored if os.path.realpath(root / f) != csv_real]
         listed = set(files)
         unlisted = [f for f in found if f not in listed]
         labelled, empty = True, []

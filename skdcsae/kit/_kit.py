@@ -8,7 +8,7 @@ fields (format version 1):
 ``format``          ``"skdcsae-donor-kit"``
 ``format_version``  ``1``
 ``model``           the estimator that produced it (``"DCSAETransformer"``)
-``encoder_config``  the encoder's architecture (:func:`skdcsae._network.make_config`)
+``encoder_config``  the encoder's architecture (:func:`skdcsae._nn.make_config`)
 ``encoder_weights`` ``{parameter name: ndarray}`` of the *encoder only* (never the decoder)
 ``features``        the donor images' latent features, ``(n, n_features_out)`` float32
 ``labels``          their labels, ``(n,)``
@@ -451,7 +451,7 @@ float32, 512 bytes; donor input range [0, 16]
 
         Examples
         --------
-        >>> from skdcsae._kit import _example_kit
+        >>> from skdcsae.kit._kit import _example_kit
         >>> print(_example_kit().summary().splitlines()[0])
         skdcsae donor kit (format skdcsae-donor-kit v2), made by DCSAETransformer
         """
@@ -1177,7 +1177,7 @@ def load_donor_kit(path, *, key=None) -> DonorKit:
 
     The file is never passed to ``pickle.load`` or ``joblib.load``: its opcodes are scanned
     without executing anything, then it is unpickled through an allow-list that admits only
-    plain numpy arrays and builtin containers (see :mod:`skdcsae._kit`). The SHA-256 digest
+    plain numpy arrays and builtin containers (see :mod:`skdcsae.kit`). The SHA-256 digest
     is recomputed and compared, and with ``key`` the HMAC-SHA256 signature is verified.
 
     Parameters
@@ -1221,7 +1221,7 @@ def load_donor_kit(path, *, key=None) -> DonorKit:
     >>> load_donor_kit(path, key="wrong")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    skdcsae._kit.DonorKitError: ...: the donor kit's HMAC-SHA256 signature does not match \
+    skdcsae.kit._kit.DonorKitError: ...: the donor kit's HMAC-SHA256 signature does not match \
 this key: the kit was made with another key or modified after signing.
     """
     name = os.fspath(path)

@@ -67,7 +67,7 @@ def gaussian_mechanism_epsilon(noise_multiplier: float, delta: float) -> float:
 
     Examples
     --------
-    >>> from skdcsae._release import gaussian_mechanism_epsilon
+    >>> from skdcsae.kit._release import gaussian_mechanism_epsilon
     >>> round(gaussian_mechanism_epsilon(1.0, 1e-5), 2)
     4.38
     """
