@@ -13,8 +13,8 @@ from .._files import atomic_write_bytes
 from .._sanitize import csv_cell
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler
-from ..recipient._command import add_scale_arguments, run_streaming
 from ._common import add_data_options, add_device_option, check_writable, load_data, read_key
+from ._scale import add_scale_arguments, run_streaming
 
 _EPILOG = """examples:
   skdcsae recipient kit.joblib unlabelled/ --out labels.csv

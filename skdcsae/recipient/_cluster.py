@@ -16,6 +16,7 @@ import uuid
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 
 from ._dask import KitHandle, cached_labeler
+from ._piece import label_piece
 
 __all__ = ["TorchThreads", "label_on_cluster"]
 
@@ -67,8 +68,6 @@ class TorchThreads(WorkerPlugin):
 
 
 def _label_task(handle, piece, partition, start, stop, parts_dir, skip_bad) -> dict:
-    from ._stream import label_piece
-
     labeler = cached_labeler(handle)
     return label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad)
 

@@ -51,6 +51,7 @@ def is_dask_array(X) -> bool:
 class KitHandle:
     """What a worker needs to rebuild a fitted labeler: the kit and the labeler's settings."""
 
+    cls: type  # the labeler's class (RecipientLabeler), rebuilt with ``params``
     kit: bytes | DonorKit  # the kit file's bytes, or the in-memory kit
     sha256: str  # the kit's digest, as the labeler that made this handle loaded it
     params: dict  # RecipientLabeler parameters other than ``kit``
@@ -66,12 +67,11 @@ class KitHandle:
         else:
             kit = read_regular_file(source, max_bytes=_MAX_KIT_BYTES)
         sha256 = labeler.kit_.sha256
-        return cls(kit, sha256, params, f"{sha256}-{joblib.hash(params)}")
+        token = f"{sha256}-{joblib.hash((type(labeler), params))}"
+        return cls(type(labeler), kit, sha256, params, token)
 
 
 def _load(handle: KitHandle):
-    from ._labeler import RecipientLabeler
-
     kit = handle.kit
     if isinstance(kit, bytes):
         fd, path = tempfile.mkstemp(suffix=".kit")
@@ -81,7 +81,7 @@ def _load(handle: KitHandle):
             kit = load_donor_kit(path, key=handle.params.get("key"))
         finally:
             os.unlink(path)
-    labeler = RecipientLabeler(kit, **handle.params).fit()  # checks an in-memory kit too
+    labeler = handle.cls(kit, **handle.params).fit()  # checks an in-memory kit too
     if labeler.kit_.sha256 != handle.sha256:
         raise ValueError(
             "the kit received by this worker is not the one the labeler was fitted with "
@@ -124,7 +124,11 @@ def map_method(labeler, X, method: str):
             f"a Dask array of images must have 2, 3 or 4 dimensions, got shape {X.shape}."
         )
     X = X.rechunk({axis: -1 for axis in range(1, X.ndim)})
-    _check_shape(labeler, X.shape)
+    # the labeler's own checks (image shape, numeric dtype) on one image of the donor's lowest
+    # value, so that a wrong shape fails here rather than when the graph is computed
+    kit = labeler.kit_
+    low = kit.input_range[0] if kit.scaling == "minmax" else 0
+    labeler._check_X(np.full((1, *X.shape[1:]), low, dtype=X.dtype))
     probe = np.asarray(getattr(labeler.classifier_, method)(labeler.kit_.features[:1]))
     empty = np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
     handle = dask.delayed(KitHandle.from_labeler(labeler), pure=True, traverse=False)
@@ -134,21 +138,3 @@ def map_method(labeler, X, method: str):
     chunks = (X.chunks[0], (probe.shape[1],))
     drop = tuple(range(2, X.ndim))
     return X.map_blocks(_apply, handle, chunks=chunks, drop_axis=drop, **kwargs)
-
-
-def _check_shape(labeler, shape) -> None:
-    """The image shape of a lazy array against the kit's, without computing anything."""
-    from ._labeler import _shape_message
-
-    expected = labeler.image_shape_
-    if len(shape) == 2:
-        if shape[1] != labeler.n_features_in_:
-            raise ValueError(
-                f"X has {shape[1]} features, but the kit's encoder takes {labeler.n_features_in_}."
-            )
-        return
-    found = (1, *shape[1:]) if len(shape) == 3 else tuple(shape[1:])
-    if expected is None or found != expected:
-        if expected is None:
-            raise ValueError("X holds images but this kit's encoder is for tabular data.")
-        raise ValueError(_shape_message(tuple(int(s) for s in found), expected))

@@ -2,7 +2,7 @@
 
 Each file goes through the bounded decoders of :mod:`skdcsae.datasets` (regular files only,
 per-file byte and pixel caps checked before decoding); a file that cannot be read is listed
-with its reason in the piece's :class:`~._sources.Batch` instead of failing the piece.
+with its reason in the piece's :class:`~._source_base.Batch` instead of failing the piece.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._sanitize import terminal_text
-from ._sources import Batch, _Source
+from ._source_base import Batch, _Source
 
 __all__ = ["FolderSource"]
 
@@ -80,9 +80,10 @@ class _FolderPiece:
     options: dict
 
     def read(self) -> Batch:
-        from ..datasets._decoders import Limits, finish, read_file
+        from ..datasets._decoders import Limits, finish
         from ..datasets._folder import DICOM_EXTENSIONS, describe_error
         from ..datasets._image_folder import _import_pillow, _import_pydicom
+        from ..datasets._read import read_file
 
         Image, ImageOps = _import_pillow()
         size, color = self.options["image_size"], self.options["color"]

@@ -1,4 +1,4 @@
-"""``skdcsae recipient`` without ``--plots``: label through :func:`label_archive`.
+"""``skdcsae recipient`` without ``--plots``: through :func:`skdcsae.recipient.label_archive`.
 
 Bounded memory, one encoding per image, resumable, and on a Dask cluster with
 ``--scheduler``. Kept here so that the command-line module only adds its flags and one call.
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .._sanitize import terminal_text
 from ..kit import load_donor_kit
-from ._labeler import RecipientLabeler
-from ._stream import label_archive
+from ..recipient import RecipientLabeler, label_archive
+from ._common import CLIError, check_writable, read_key
 
 __all__ = ["add_scale_arguments", "run_streaming"]
 
@@ -47,8 +47,6 @@ def add_scale_arguments(p) -> None:
 
 def run_streaming(args) -> None:
     """Label ``args.data`` into ``args.out`` and print what was done."""
-    from .._cli._common import CLIError, check_writable, read_key
-
     if args.plots:
         raise CLIError("--plots encodes every image in memory: leave out --scheduler")
     if args.workers is not None and args.scheduler != "local":
