@@ -6,6 +6,7 @@ Bounded memory, one encoding per image, resumable, and on a Dask cluster with
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from .._sanitize import terminal_text
@@ -16,11 +17,22 @@ from ._common import CLIError, check_writable, read_key
 __all__ = ["add_scale_arguments", "run_streaming"]
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def add_scale_arguments(p) -> None:
     """``--partition-size``, ``--restart``, ``--scheduler`` and ``--workers``."""
     p.add_argument(
         "--partition-size",
-        type=int,
+        type=_positive_int,
         default=None,
         help="images per partition: per output part, per Dask task, and the unit of resuming "
         "(default: 8192, or the interrupted run's)",
@@ -39,7 +51,7 @@ def add_scale_arguments(p) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=_positive_int,
         default=None,
         help="worker processes of --scheduler local (default: one per CPU core)",
     )

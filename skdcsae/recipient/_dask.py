@@ -19,6 +19,7 @@ kit on every worker, used or not.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -43,7 +44,7 @@ KIT_LOADS = {"count": 0}
 
 def is_dask_array(X) -> bool:
     """Whether ``X`` is a ``dask.array.Array``, without importing Dask."""
-    module = __import__("sys").modules.get("dask.array")
+    module = sys.modules.get("dask.array")
     return module is not None and isinstance(X, module.Array)
 
 

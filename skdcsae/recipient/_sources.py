@@ -323,6 +323,8 @@ def open_source(source, *, split="train", image_size=None, color="gray", labelle
     if not path.exists():
         raise FileNotFoundError(f"{terminal_text(path)} does not exist.")
     if path.is_dir() and not _is_zarr(path):
+        if image_size is None:
+            raise ValueError("this kit's encoder is for tabular data, not for image files.")
         from ._folder_source import FolderSource
 
         return FolderSource(path, image_size=image_size, color=color, labelled=labelled)

@@ -274,6 +274,8 @@ def label_archive(
         raise FileNotFoundError(f"folder {terminal_text(out.parent)} does not exist.")
     if n_workers is not None and scheduler != "local":
         raise ValueError('n_workers applies to scheduler="local" only.')
+    if n_workers is not None and (not isinstance(n_workers, Integral) or n_workers < 1):
+        raise ValueError(f"n_workers must be a positive int, got {n_workers!r}.")
     labeler = _labeler(kit, batch_size, key, device)
     shape = labeler.image_shape_
     if image_size is None and shape is not None:
