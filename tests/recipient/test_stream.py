@@ -290,3 +290,44 @@ def test_docstring_examples_of_the_scale_api(tmp_path, monkeypatch):
     finally:
         torch.set_num_threads(threads)
     assert runner.summarize(verbose=False).attempted >= 10
+
+
+def test_bad_arguments_are_refused_before_labelling(setup, tmp_path, capsys):
+    from skdcsae import DCSAETransformer
+
+    from ..conftest import FAST_MLP
+    from .scale_helpers import uint8_digits
+
+    kit, X, *_ = setup
+    out = tmp_path / "labels.csv"
+    with pytest.raises(ValueError, match='n_workers applies to scheduler="local" only'):
+        label_archive(kit, X, out, n_workers=2)
+    with pytest.raises(ValueError, match="n_workers must be a positive int"):
+        label_archive(kit, X, out, scheduler="local", n_workers=0)
+    with pytest.raises(ValueError, match="partition_size must be a positive int"):
+        label_archive(kit, X, out, partition_size=0, device="cpu")
+    with pytest.raises(ValueError, match=r"expects \(1, 8, 8\)"):
+        label_archive(kit, np.zeros((5, 9, 9), np.uint8), out, device="cpu")
+    images, y = uint8_digits()
+    flat = images.reshape(len(images), -1)[:80]
+    tabular = tmp_path / "tabular.joblib"
+    DCSAETransformer(**FAST_MLP, random_state=0).fit(flat, y[:80]).export_donor_kit(
+        tabular, flat, y[:80]
+    )
+    _image_folder(tmp_path / "images", X[:3])
+    with pytest.raises(ValueError, match="tabular data, not for image files"):
+        label_archive(tabular, tmp_path / "images", out, device="cpu")
+    assert not out.exists() and not Path(f"{out}.parts").exists()
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "recipient",
+                str(kit),
+                str(tmp_path / "images"),
+                "--out",
+                str(out),
+                "--partition-size",
+                "0",
+            ]
+        )
+    assert "expected a positive integer" in capsys.readouterr().err
