@@ -119,6 +119,7 @@ def test_cluster_labels_equal_predict_in_process(client, archive, tmp_path):
     assert report.n_partitions == 6 and report.n_labelled == N
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path):
     kit, path, _, expected, _ = archive
     killed = {}
