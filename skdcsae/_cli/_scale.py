@@ -12,6 +12,7 @@ from pathlib import Path
 from .._sanitize import terminal_text
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler, label_archive
+from ..recipient._malloc import tune_malloc
 from ._common import CLIError, check_writable, read_key
 
 __all__ = ["add_scale_arguments", "run_streaming"]
@@ -72,6 +73,8 @@ def run_streaming(args) -> None:
         raise CLIError(f"{args.data} does not exist")
     params = {"range_tolerance": None} if getattr(args, "no_range_check", False) else {}
     labeler = RecipientLabeler(kit, device=args.device, batch_size=args.batch_size, key=key)
+    if args.scheduler is None:
+        tune_malloc()  # this process is ours: keep torch's buffers (see recipient._malloc)
     try:
         report = _label(labeler.set_params(**params), args, out, quiet)
     except ImportError as exc:

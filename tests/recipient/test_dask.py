@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from sklearn.svm import SVC  # noqa: E402
 from skdcsae import DCSAETransformer, RecipientLabeler  # noqa: E402
 from skdcsae._cli import main  # noqa: E402
 from skdcsae.recipient import TorchThreads, label_archive  # noqa: E402
+from skdcsae.recipient._malloc import tune_malloc  # noqa: E402
 
 from ..conftest import FAST_CONV  # noqa: E402
 from .scale_helpers import make_archive, make_kit, read_labels, uint8_digits  # noqa: E402
@@ -203,5 +205,7 @@ def test_torch_threads_plugin_sets_every_workers_threads(client):
     assert set(client.run(threads).values()) == {2}
     client.register_plugin(TorchThreads(1))
     assert set(client.run(threads).values()) == {1}
+    if sys.platform == "linux":  # glibc's mallopt, as the plugin calls it
+        assert set(client.run(tune_malloc).values()) == {True}
     with pytest.raises(ValueError, match="threads_per_task must be >= 1"):
         TorchThreads(0)
