@@ -36,7 +36,7 @@ def add_scale_arguments(p) -> None:
         type=_positive_int,
         default=None,
         help="images per partition: per output part, per Dask task, and the unit of resuming "
-        "(default: 8192, or the interrupted run's)",
+        "(default: 4096, or the interrupted run's)",
     )
     p.add_argument(
         "--restart",

@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_PARTITION_SIZE", "LabellingReport", "label_archive"]
 
 #: Images per partition (one output part, one Dask task) unless told otherwise. Chosen from
 #: the throughput-versus-partition-size measurement in benchmarks/results/scale.md.
-DEFAULT_PARTITION_SIZE = 8192
+DEFAULT_PARTITION_SIZE = 4096
 _MAX_LISTED = 20
 # Parameters that change the labels; device and batch size change neither (CPU/GPU results
 # agree to float32 rounding), so a run may resume on another device.
@@ -181,7 +181,7 @@ def label_archive(
         Images encoded at a time (None: the labeler's, 256).
     partition_size : int, default=None
         Images per partition: per part file, per Dask task, and the unit of resuming. None
-        takes the earlier run's when resuming, else 8192 rounded up to whole Zarr chunks.
+        takes the earlier run's when resuming, else 4096 rounded up to whole Zarr chunks.
     resume : bool, default=True
         Continue an unfinished run of the same kit, source and partition size found in
         ``<out>.parts/``; False discards it and starts again.
