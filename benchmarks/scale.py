@@ -49,6 +49,12 @@ def _info() -> dict:
     return {"commit": commit, "cpus": os.cpu_count(), "python": platform.python_version()}
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) this process has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mib() -> float:
     """This process's peak resident memory (VmHWM: ``ru_maxrss`` would include the parent's)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -123,6 +129,7 @@ def child_raw(cfg) -> dict:
     kit_seconds = time.perf_counter() - t0
     encoder, kit = labeler.encoder_, labeler.kit_
     z = zarr.open_array(cfg["images"], mode="r")
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     with torch.inference_mode():
         for start in range(0, z.shape[0], cfg["block"]):
@@ -131,9 +138,11 @@ def child_raw(cfg) -> dict:
                 x = (block[b : b + BATCH].astype(np.float32) - kit.input_offset) / kit.input_scale
                 encoder(torch.from_numpy(x).reshape(-1, 1, 28, 28))
     seconds = time.perf_counter() - t0
+    cpu = _cpu_seconds() - cpu0
     store = sum(f.stat().st_size for f in Path(cfg["images"]).rglob("*") if f.is_file())
     return {
         "seconds": seconds,
+        "cpu_seconds": [cpu],
         "peak_rss_mib": [_rss_mib()],
         "kit_load_seconds": kit_seconds,
         "store_bytes": store,
@@ -144,7 +153,7 @@ def child_stream(cfg) -> dict:
     from skdcsae.recipient import label_archive
 
     _malloc(cfg)
-
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     report = label_archive(
         cfg["kit"],
@@ -161,6 +170,7 @@ def child_stream(cfg) -> dict:
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
+        "cpu_seconds": [_cpu_seconds() - cpu0],
         "peak_rss_mib": [_rss_mib()],
         "csv_bytes": os.path.getsize(cfg["out"]),
     }
@@ -182,6 +192,7 @@ def child_cluster(cfg) -> dict:
         client.register_plugin(TorchThreads(1, tune_malloc=False))
     with cluster, client:
         client.run(lambda: __import__("skdcsae.recipient._stream"))  # imports, not the kit
+        cpu0 = _cpu_seconds(), client.run(_cpu_seconds)
         t0 = time.perf_counter()
         report = label_archive(
             cfg["kit"],
@@ -197,8 +208,10 @@ def child_cluster(cfg) -> dict:
         )
         seconds = time.perf_counter() - t0
         assert report.n_labelled == cfg["N"]
+        cpu = [_cpu_seconds() - cpu0[0]]
+        cpu += [v - cpu0[1][w] for w, v in client.run(_cpu_seconds).items() if w in cpu0[1]]
         workers = list(client.run(_rss_mib).values())
-    return {"seconds": seconds, "peak_rss_mib": [_rss_mib(), *workers]}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mib": [_rss_mib(), *workers]}
 
 
 CHILDREN = {"raw": child_raw, "stream": child_stream, "cluster": child_cluster}
@@ -346,8 +359,9 @@ def cmd_report(args) -> None:
         "",
         "## Throughput and peak memory",
         "",
-        "| N | mode | malloc | images/s | / raw | peak RSS per process (MiB) | load |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| N | mode | malloc | images/s | / raw | peak RSS per process (MiB) | CPU / wall "
+        "per process | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     raw = {(r["N"], r.get("malloc", "tuned")): r["img_per_s"] for r in scale if r["mode"] == "raw"}
     order = {"raw": 0, "stream": 1, "cluster": 2}
@@ -363,15 +377,19 @@ def cmd_report(args) -> None:
         base = raw.get((r["N"], r.get("malloc", "tuned")))
         ratio = f"{r['img_per_s'] / base:.2f}" if base else ""
         rss = ", ".join(f"{v:.0f}" for v in r["peak_rss_mib"])
+        cpu = ", ".join(f"{v / r['seconds']:.2f}" for v in r.get("cpu_seconds", []))
         md.append(
             f"| {r['N']:,} | {_mode(r)} | {_malloc_name(r)} | {r['img_per_s']:,.0f} | {ratio} | "
-            f"{rss} | "
+            f"{rss} | {cpu} | "
             f"{r['load_before'][0]:.1f} / {r['load_after'][0]:.1f} |"
         )
     md += [
         "",
         "Cluster rows list the client's peak RSS first, then each worker's. `/ raw` divides by "
-        "the raw encoding row of the same N and malloc setting.",
+        "the raw encoding row of the same N and malloc setting. `CPU / wall`: the CPU time each "
+        "process used during the measurement over its wall time, client first (1.00 = a whole "
+        "core; rows without it ran before it was recorded): below 1 the process waited, for "
+        "the other jobs on the machine or for work.",
         "",
     ]
     tuned = [r for r in scale if r.get("malloc", "tuned") == "tuned"]

@@ -106,6 +106,7 @@ def _connect(scheduler, n_workers):
         cluster, client = local_cluster(n_workers)
         return client, (client, cluster)
     client = Client(scheduler)
+    client.register_plugin(TorchThreads(1))  # labelling workers: see TorchThreads
     return client, (client,)
 
 

@@ -207,7 +207,9 @@ def label_archive(
         None labels in this process. ``"local"`` starts a ``distributed.LocalCluster`` of
         ``n_workers`` single-threaded worker processes for this call; an address
         (``"tcp://host:8786"``) or a ``Client`` uses that cluster, whose workers must be able
-        to read ``source`` and write beside ``out`` at the same paths.
+        to read ``source`` and write beside ``out`` at the same paths. With ``"local"`` or
+        an address, :class:`TorchThreads` is registered on the workers; register it on a
+        ``Client`` of your own.
     n_workers : int, default=None
         Workers of the ``"local"`` cluster (None: one per CPU core).
     overwrite : bool, default=False
