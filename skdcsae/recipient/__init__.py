@@ -5,11 +5,12 @@ classifier on the kit's features; nothing here reaches back into the estimators 
 kit. :meth:`RecipientLabeler.label` adds calibrated confidence and a review queue
 (:class:`LabellingResult`); the measures of calibration and selective labelling are
 :func:`expected_calibration_error`, :func:`risk_coverage_curve` and
-:func:`accuracy_at_coverage`.
+:func:`accuracy_at_coverage`; :func:`write_report` writes the HTML page a person reviews.
 """
 
 from ._calibration import accuracy_at_coverage, expected_calibration_error, risk_coverage_curve
 from ._labeler import RecipientLabeler
+from ._report import write_report
 from ._review import LabellingResult
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "accuracy_at_coverage",
     "expected_calibration_error",
     "risk_coverage_curve",
+    "write_report",
 ]
