@@ -130,7 +130,7 @@ def candidate_methods(labels) -> dict:
         return CalibratedClassifierCV(SVC(), method=method, cv=cv, ensemble=ensemble)
 
     return {
-        "SVC, uncalibrated (|decision| ranks)": SVC(),
+        "SVC, uncalibrated (ranked by abs. decision value)": SVC(),
         "sigmoid, 5-fold, one SVC": calibrated("sigmoid"),
         "sigmoid, 5-fold, ensemble": calibrated("sigmoid", ensemble=True),
         "sigmoid, 10-fold, one SVC": calibrated("sigmoid", folds=10),
@@ -235,7 +235,199 @@ def cmd_evaluate(args) -> None:
                     continue
                 rows = evaluate_unit(args.dataset, n, seed, args.cache, args.data_dir, done)
                 run.append_rows(args.results, rows)
+                done.update(tuple(r[k] for k in KEY) for r in rows)
                 print(f"n={n} seed={seed}: {len(rows)} rows", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+TARGETS = {50: ("acc_at_80", 0.97), 180: ("acc_at_90", 0.97)}
+RECIPIENTS = {"A": "recipient A = rest of the train split", "B": "recipient B = test split"}
+COLUMNS = (
+    ("ece", "ECE"),
+    ("brier", "Brier"),
+    ("log_loss", "log loss"),
+    ("acc_at_80", "acc. of 80% most confident"),
+    ("acc_at_90", "acc. of 90% most confident"),
+    ("accuracy", "accuracy (all)"),
+    ("mean_confidence", "mean confidence"),
+)
+
+
+def _select(rows, **match) -> list[dict]:
+    return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+
+
+def _cell(rows, field) -> str:
+    values = [r[field] for r in rows if r.get(field) is not None]
+    if not values:
+        return "—"
+    cell = run._mean_sem(values)
+    return cell if len(values) == len(rows) else f"{cell} [{len(values)}]"
+
+
+def headline_table(rows, recipient, seeds) -> list[str]:
+    """The default (``RecipientLabeler.label``): one line per donor size."""
+    lines = [
+        "| n per class | " + " | ".join(name for _, name in COLUMNS) + " | seeds | target |",
+        "| --- " * (len(COLUMNS) + 3) + "|",
+    ]
+    for n in sorted({r["n"] for r in rows}):
+        sel = [
+            r
+            for r in _select(rows, n=n, recipient=recipient, method=DEFAULT_METHOD)
+            if r["seed"] in seeds
+        ]
+        if not sel:
+            continue
+        targets = []
+        if recipient == "A" and n in TARGETS:
+            field, goal = TARGETS[n]
+            mean = float(np.mean([r[field] for r in sel]))
+            name = dict(COLUMNS)[field].replace("acc. of ", "")
+            targets.append(f"{name} >= {goal}: {'met' if mean >= goal else 'NOT met'}")
+        if recipient == "A" and n >= 50:
+            ece = float(np.mean([r["ece"] for r in sel]))
+            targets.append(f"ECE <= 0.05: {'met' if ece <= 0.05 else 'NOT met'}")
+        target = "; ".join(targets) or "—"
+        cells = [_cell(sel, f) for f, _ in COLUMNS]
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {len(sel)} | {target} |")
+    return lines
+
+
+def method_table(rows, recipient, seeds) -> list[str]:
+    """Every calibration method: ECE / Brier / acc@80 per donor size."""
+    sizes = sorted({r["n"] for r in rows})
+    methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != DEFAULT_METHOD))
+    lines = [
+        "| method | "
+        + " | ".join(f"n={n}: ECE / Brier / log loss / acc@80%" for n in sizes)
+        + " |",
+        "| --- " * (len(sizes) + 1) + "|",
+    ]
+    for method in methods:
+        cells = []
+        for n in sizes:
+            sel = [
+                r
+                for r in _select(rows, n=n, recipient=recipient, method=method)
+                if r["seed"] in seeds
+            ]
+            mean = {
+                f: (np.mean([r[f] for r in sel]) if sel and sel[0].get(f) is not None else None)
+                for f in ("ece", "brier", "log_loss", "acc_at_80")
+            }
+            cells.append(" / ".join("—" if v is None else f"{v:.3f}" for v in mean.values()))
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def coverage_table(rows, recipient, seeds) -> list[str]:
+    """Accuracy of the kept labels on a coverage grid (the default), mean over seeds."""
+    grid = [c for c in COVERAGES if c >= 0.5]
+    lines = [
+        "| n per class | " + " | ".join(f"{c:.0%}" for c in grid) + " |",
+        "| --- " * (len(grid) + 1) + "|",
+    ]
+    for n in sorted({r["n"] for r in rows}):
+        sel = [
+            r
+            for r in _select(rows, n=n, recipient=recipient, method=DEFAULT_METHOD)
+            if r["seed"] in seeds
+        ]
+        if not sel:
+            continue
+        curves = np.array([r["accuracy_grid"] for r in sel])
+        index = [COVERAGES.index(c) for c in grid]
+        lines.append(f"| {n} | " + " | ".join(f"{curves[:, i].mean():.3f}" for i in index) + " |")
+    return lines
+
+
+def coverage_figure(args, path: Path) -> bool:
+    """``plot_risk_coverage`` per donor size from the cached features (False if uncached)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skdcsae import RecipientLabeler
+
+    try:
+        from skdcsae.plotting import plot_risk_coverage
+    except ImportError:  # before skdcsae.plotting re-exports it
+        from skdcsae._plot_coverage import plot_risk_coverage
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), layout="constrained", sharey=True)
+    for ax, recipient in zip(axes, ("A", "B"), strict=True):
+        for i, n in enumerate(args.sizes):
+            runs = ([], [], [])
+            for seed in args.seeds:
+                folder = unit_dir(args.cache, args.dataset, n, seed)
+                if not (folder / "features.npz").is_file():
+                    return False
+                labeler = RecipientLabeler(folder / "kit.joblib", device="cpu").fit()
+                with np.load(folder / "features.npz") as f:
+                    F, y = f[f"F_{recipient}"], f[f"y_{recipient}"]
+                proba = labeler.classifier_.predict_proba(F)
+                runs[0].append(y)
+                runs[1].append(labeler.classes_[proba.argmax(axis=1)])
+                runs[2].append(proba.max(axis=1))
+            marks = (0.8, 0.9) if recipient == "A" else ()  # B: curves too close to label
+            plot_risk_coverage(*runs, label=f"n={n}", ax=ax, color=f"C{i}", mark=marks)
+        ax.set_title(RECIPIENTS[recipient])
+        ax.set_ylim(0.75, 1.005)
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def cmd_report(args) -> None:
+    info = run.machine_info()
+    rows = run.read_rows(args.results)
+    settings = dcsae_settings()
+    out = Path(args.out_dir)
+    figure = coverage_figure(args, out / "risk_coverage.png")
+    md = [
+        "# Calibrated probabilities and selective labelling (issue #16)",
+        "",
+        f"- Commit of the benchmark code: `{info['commit']}`; skdcsae last changed in "
+        f"`{info['library_commit']}` (rows record the skdcsae they ran: `library`)",
+        f"- Machine: {info['cpu']}, {info['cores']} cores (shared with other jobs), torch "
+        f"{info['torch']}, Python {info['python']}",
+        "- Commands: `OMP_NUM_THREADS=1 python benchmarks/calibration.py fit`, then `evaluate`, "
+        "then `report` (rows in `calibration.jsonl`, one per n/seed/recipient/method)",
+        "- Data: balanced PneumoniaMNIST; donor n images per class from the train split "
+        "(`run.donor_indices`), recipient A = the rest of the train split, B = the test split",
+        "- DC-SAE (from `run.py`'s accuracy benchmark): "
+        + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "device")
+        + "; kit exported with the defaults (per-image release)",
+        f"- Seeds: evaluation {', '.join(map(str, args.seeds))} (the donors of `run.py`); "
+        f"selection {', '.join(map(str, args.selection_seeds))} (the default calibration was "
+        "chosen on these before the evaluation seeds were scored)",
+        "- ECE: 15 equal-width bins of [0, 1] on the top-class probability, "
+        "sum over bins of (bin share) x |accuracy - mean confidence|. Brier: "
+        "`sklearn.metrics.brier_score_loss` (binary: mean of (p(class 1) - y)^2). Accuracy of "
+        "the c most confident: `ceil((1 - c) n)` least confident set aside, exactly as "
+        "`label(review_fraction=1 - c)` does. Cells: mean ± SEM over seeds",
+        f"- Default: `{DEFAULT_METHOD}` = `CalibratedClassifierCV(SVC(), method='sigmoid', "
+        "cv=StratifiedKFold(5), ensemble=False)` fitted on the kit's features, run end to end "
+        "from the kit file",
+        "",
+    ]
+    for recipient, name in RECIPIENTS.items():
+        md += [f"## The default, {name} (evaluation seeds)", ""]
+        md += [*headline_table(rows, recipient, set(args.seeds)), ""]
+    md += ["## Accuracy of the kept labels against coverage (the default, evaluation seeds)", ""]
+    for recipient, name in RECIPIENTS.items():
+        md += [f"{name}:", "", *coverage_table(rows, recipient, set(args.seeds)), ""]
+    if figure:
+        md += ["![accuracy against coverage](risk_coverage.png)", ""]
+    for label, seeds in (("selection", args.selection_seeds), ("evaluation", args.seeds)):
+        for recipient, name in RECIPIENTS.items():
+            md += [f"## Calibration methods, {name} ({label} seeds, means)", ""]
+            md += [*method_table(rows, recipient, set(seeds)), ""]
+    (out / "calibration.md").write_text("\n".join(md))
+    print(f"wrote {out / 'calibration.md'}" + (" and risk_coverage.png" if figure else ""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    {"fit": cmd_fit, "evaluate": cmd_evaluate}[args.command](args)
+    {"fit": cmd_fit, "evaluate": cmd_evaluate, "report": cmd_report}[args.command](args)
 
 
 if __name__ == "__main__":
