@@ -49,9 +49,10 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     classifier : estimator, default=None
         Any scikit-learn classifier, cloned and trained on the kit's features (with the kit's
         row weights). None means the paper's ``SVC()`` with calibrated probabilities: Platt's
-        sigmoid fitted on out-of-fold decision values of the kit's features, 5-fold
-        (:func:`~sklearn.calibration.CalibratedClassifierCV`, ``ensemble=False``; see
-        :doc:`/reviewing`). Without ``predict_proba``, :meth:`label` is unavailable.
+        sigmoid fitted on 5-fold out-of-fold decision values of the kit's features
+        (:class:`~sklearn.calibration.CalibratedClassifierCV`, ``ensemble=False``; labels are
+        the most probable class). See :doc:`/reviewing`. Without ``predict_proba``,
+        :meth:`label` is unavailable.
     device : str, default="auto"
         Where the encoder runs: ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``,
         ``"cuda"``, ``"cuda:N"`` or ``"mps"``.

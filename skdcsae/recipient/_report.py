@@ -39,7 +39,8 @@ text-align:right}th{background:#eef3f7}td.l,th.l{text-align:left}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(124px,1fr));gap:10px}
 figure{margin:0;border:1px solid #d0d7de;border-radius:4px;padding:6px;background:#fafbfc}
 figure img{width:100%;height:auto;image-rendering:pixelated;display:block;background:#000}
-figcaption{font-size:12px;overflow-wrap:anywhere;margin-top:4px}
+figcaption{font-size:12px;margin-top:4px}
+.k{display:block;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 dl{display:grid;grid-template-columns:190px 1fr;gap:4px 14px}dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}pre{background:#f6f8fa;padding:10px;overflow-x:auto;
 font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
@@ -87,6 +88,11 @@ def _align(y_true, classes) -> np.ndarray:
             f"{classes.tolist()!r} do not include."
         )
     return y
+
+
+def _short(name: str, width: int = 17) -> str:
+    """The end of a long name (the part that tells images apart); the full one is a tooltip."""
+    return name if len(name) <= width else "\u2026" + name[-(width - 1) :]
 
 
 def _review_rule(result) -> str:
@@ -158,7 +164,7 @@ def _review_section(result, X, names, kit, max_thumbnails) -> str:
     )
     parts.append(
         f"<p>{order.size} images flagged, least confident first: check these labels before "
-        f"they are used.{_e(more)}</p>"
+        f"they are used (#k is the rank in the review CSV).{_e(more)}</p>"
     )
     shape = getattr(kit, "image_shape", None)
     if shape is None:  # tabular kit: no pictures, a table instead
@@ -174,8 +180,9 @@ def _review_section(result, X, names, kit, max_thumbnails) -> str:
     for rank, i in enumerate(shown, 1):
         png = figures.thumbnail(flat[i].reshape(shape), lo, hi)
         caption = (
-            f"#{rank} {_e(names[i])}<br>label <b>{_e(result.labels[i])}</b>, "
-            f"p={result.confidence[i]:.3f}"
+            f'<span class="k"><b>#{rank}</b> label <b>{_e(result.labels[i])}</b></span>'
+            f'<span class="k">p = {result.confidence[i]:.3f}</span>'
+            f'<span class="k" title="{_e(names[i])}">{_e(_short(names[i]))}</span>'
         )
         parts.append(
             f"<figure>{_img(png, f'flagged image {names[i]}', 'thumb')}"

@@ -101,7 +101,8 @@ def coverage_curve(y_true, result) -> bytes:
     fig = _figure(5.6, 4.0)
     ax = fig.add_subplot()
     kept = 1.0 - result.n_flagged / len(result.labels)
-    marks = sorted({0.8, 0.9} | ({round(kept, 4)} if 0 < kept < 1 else set()))
+    marks = [m for m in (0.8, 0.9) if not 0 < kept < 1 or abs(m - kept) > 0.03]
+    marks = sorted([*marks, round(kept, 4)] if 0 < kept < 1 else marks)
     plot_risk_coverage(y_true, result.labels, result.confidence, ax=ax, mark=marks)
     if 0 < kept < 1:
         ax.axvline(kept, color="0.3", ls=":", lw=1)
