@@ -405,7 +405,8 @@ def cmd_report(args) -> None:
         f"selection {', '.join(map(str, args.selection_seeds))} (the default calibration was "
         "chosen on these before the evaluation seeds were scored)",
         "- ECE: 15 equal-width bins of [0, 1] on the top-class probability, "
-        "sum over bins of (bin share) x (absolute gap between accuracy and mean confidence). Brier: "
+        "sum over bins of (bin share) x (absolute gap between accuracy and mean confidence). "
+        "Brier: "
         "`sklearn.metrics.brier_score_loss` (binary: mean of (p(class 1) - y)^2). Accuracy of "
         "the c most confident: `ceil((1 - c) n)` least confident set aside, exactly as "
         "`label(review_fraction=1 - c)` does. Cells: mean ± SEM over seeds",
