@@ -2,8 +2,8 @@
 
 Collects the docstrings of each name in ``skdcsae.__all__``, ``skdcsae.datasets.__all__``,
 ``skdcsae.plotting.__all__`` and ``skdcsae.recipient.__all__`` (classes with their methods)
-and of the public modules themselves, and runs them like ``pytest --doctest-modules`` would, so the default
-``python -m pytest`` keeps the documented examples honest.
+and of the public modules themselves, and runs them like ``pytest --doctest-modules`` would,
+so the default ``python -m pytest`` keeps the documented examples honest.
 """
 
 from __future__ import annotations
