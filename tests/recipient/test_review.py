@@ -90,3 +90,15 @@ def test_label_needs_a_fitted_labeler_and_images(digits_kit, fitted):
         labeler.label(X[:0])
     with pytest.raises(ValueError, match="images of shape"):
         labeler.label(np.zeros((3, 1, 9, 9)))
+
+
+def test_the_label_docstring_example_runs():
+    """``label`` is inherited from a mixin, which tests/test_doctests.py does not walk."""
+    import doctest
+
+    from skdcsae.recipient import _review
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in doctest.DocTestFinder().find(_review.ReviewMixin.label, "label", module=_review):
+        runner.run(test)
+    assert runner.summarize(verbose=False) == (0, 11)
