@@ -6,6 +6,7 @@ import tracemalloc
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -42,7 +43,7 @@ def test_recipient_computes_the_donors_features_and_labels(digits_kit):
     est, path, X, y, donor, rest = digits_kit
     pipe = Pipeline([("dcsae", est), ("svc", SVC())])
     pipe.named_steps["svc"].fit(est.transform(X[donor]), y[donor])
-    labeler = _labeler(path)
+    labeler = _labeler(path, classifier=SVC())  # the default adds calibration (tests/recipient)
     np.testing.assert_allclose(labeler.transform(X[rest]), est.transform(X[rest]), atol=1e-6)
     np.testing.assert_array_equal(labeler.predict(X[rest]), pipe.predict(X[rest]))
     assert labeler.score(X[rest], y[rest]) == pipe.score(X[rest], y[rest]) > 0.9
@@ -161,7 +162,7 @@ def test_values_outside_the_donors_range_are_explained(tmp_path):
 @pytest.mark.parametrize(
     "classifier, has_proba, has_decision",
     [
-        (None, False, True),
+        (None, True, True),  # calibrated SVC; decision values of its SVC
         (KNeighborsClassifier(3), True, False),
         (LogisticRegression(), True, True),
     ],
@@ -190,7 +191,8 @@ def test_methods_follow_the_classifier(digits_kit, classifier, has_proba, has_de
         assert labeler.classifier_ is not classifier
         assert not hasattr(classifier, "classes_")
     else:
-        assert isinstance(labeler.classifier_, SVC)
+        assert isinstance(labeler.classifier_, CalibratedClassifierCV)
+        assert isinstance(labeler.classifier_.estimator, SVC)
 
 
 def test_kit_object_path_and_string_path_agree(digits_kit):
@@ -274,6 +276,8 @@ EXPECTED_FAILED_CHECKS = {
     "check_fit_idempotent": _OTHER_WIDTH.format(2),
     "check_fit_check_is_fitted": _OTHER_WIDTH.format(2),
     "check_n_features_in": _OTHER_WIDTH.format(2),
+    # runs since the default classifier has both decision_function and predict_proba
+    "check_decision_proba_consistency": _OTHER_WIDTH.format(4),
     "check_methods_subset_invariance": (
         "float32 inference: the CPU BLAS uses another kernel for 1-3 row batches, so a row "
         "encoded alone can differ from the same row in a full batch by 1 ulp (~2e-7), above the "

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write_bytes
-from .._sanitize import csv_cell
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler
-from ._common import add_data_options, add_device_option, check_writable, load_data, read_key
+from ..recipient._outputs import add_review_options, check_outputs, label_and_write
+from ._common import add_data_options, add_device_option, load_data, read_key
 
 _EPILOG = """examples:
   skdcsae recipient kit.joblib unlabelled/ --out labels.csv
   skdcsae recipient kit.joblib pneumoniamnist.npz --split test --out labels.csv --force
+  skdcsae recipient kit.joblib unlabelled/ --out labels.csv --review-fraction 0.1 \\
+      --report report.html      # + labels_review.csv, least confident first
 """
 
 
@@ -33,42 +32,30 @@ def add_parser(sub) -> None:
         "data",
         help="images to label: a folder (flat or with sub-folders) or a MedMNIST-layout .npz",
     )
-    p.add_argument("--out", required=True, help="CSV to write: file name, label, score")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="CSV to write: file, label, probability (calibrated, of that label)",
+    )
     add_data_options(p)
     add_device_option(p)
     p.add_argument("--batch-size", type=int, default=256, help="encoding batch size (256)")
     p.add_argument(
         "--key-file", default=None, help="require a kit signed with the key in this file"
     )
-    p.add_argument("--force", action="store_true", help="overwrite an existing CSV")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument(
         "--plots",
         default=None,
         metavar="DIR",
         help="write a latent-space plot of the recipient images (PNG) to DIR",
     )
+    add_review_options(p)
     p.set_defaults(run=run)
 
 
-def _scores(labeler, X):
-    """One score per image: the decision value (binary) or the winning class's value."""
-    values = np.asarray(labeler.decision_function(X))
-    return values if values.ndim == 1 else values.max(axis=1)
-
-
-def write_labels_csv(path: Path, names, labels, scores, force: bool) -> None:
-    """``file,label,score`` rows, every text cell neutralised, written atomically."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(["file", "label", "score"])
-    for name, label, score in zip(names, labels, scores, strict=True):
-        writer.writerow([csv_cell(name), csv_cell(label), f"{score:.6g}"])
-    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"), overwrite=force)
-
-
 def run(args) -> None:
-    out = Path(args.out)
-    check_writable(out, args.force, "labels")
+    outputs = check_outputs(args)  # review options and every output path, before any work
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     c, h, w = kit.image_shape
@@ -81,9 +68,7 @@ def run(args) -> None:
     )
     labeler = RecipientLabeler(kit=kit, device=args.device, batch_size=args.batch_size, key=key)
     labeler.fit()
-    labels = labeler.predict(X)
-    scores = _scores(labeler, X)
-    write_labels_csv(out, names, labels, scores, args.force)
+    labels = label_and_write(labeler, X, names, y_true, outputs, source=args.data).labels
     values, counts = np.unique(labels, return_counts=True)
     print(
         f"Labelled {len(labels)} images with the kit from {args.kit}: "
@@ -93,7 +78,7 @@ def run(args) -> None:
         known = np.asarray(y_true).astype(str)
         accuracy = float(np.mean(known == np.asarray(labels).astype(str)))
         print(f"The data carries labels: accuracy against them {accuracy:.3f}")
-    print(f"Labels written to {out}")
+    print(f"Labels written to {outputs.out}")
     if args.plots:
         from ..plotting import plot_latent_space
 

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
-from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -27,24 +26,13 @@ from .._nn import MultiHeadEncoder
 from .._validation import flatten_images, output_dtype
 from ..kit import DonorKit, load_donor_kit
 from ..kit._kit import _check_kit
+from ._calibration import _classifier_has, default_classifier
+from ._review import ReviewMixin
 
 __all__ = ["RecipientLabeler"]
 
 
-def _classifier_has(attr: str):
-    """``available_if`` check: the (fitted, or else the configured) classifier has ``attr``."""
-
-    def check(self) -> bool:
-        if hasattr(self, "classifier_"):
-            getattr(self.classifier_, attr)
-        else:
-            getattr(self.classifier if self.classifier is not None else SVC(), attr)
-        return True
-
-    return check
-
-
-class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
+class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Recipient side of DC-SAE: label images with a donor kit.
 
     ``fit()`` loads and verifies the kit (see :func:`skdcsae.load_donor_kit`), rebuilds the
@@ -59,8 +47,12 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         The donor kit file (or a loaded :class:`~skdcsae.DonorKit`). Required; the default
         exists for scikit-learn's API only.
     classifier : estimator, default=None
-        Any scikit-learn classifier, cloned and trained on the kit's features. None means
-        ``SVC()`` (the paper's choice).
+        Any scikit-learn classifier, cloned and trained on the kit's features (with the kit's
+        row weights). None means the paper's ``SVC()`` with calibrated probabilities: Platt's
+        sigmoid fitted on 5-fold out-of-fold decision values of the kit's features
+        (:class:`~sklearn.calibration.CalibratedClassifierCV`, ``ensemble=False``; labels are
+        the most probable class). See :doc:`/reviewing`. Without ``predict_proba``,
+        :meth:`label` is unavailable.
     device : str, default="auto"
         Where the encoder runs: ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``,
         ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
@@ -75,6 +67,9 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         For image kits (min-max preprocessing), refuse images whose values leave the donor's
         input range by more than this fraction of its width, or that look rescaled to [0, 1]
         while the donor's images were not (e.g. uint8 0-255). None switches the check off.
+    random_state : int, RandomState instance or None, default=None
+        Shuffles the kit's rows into the default classifier's calibration folds. None keeps
+        the kit's order: no randomness, the same kit always gives the same probabilities.
 
     Attributes
     ----------
@@ -130,6 +125,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "key": [str, bytes, None],
         "range_tolerance": [Interval(Real, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -141,6 +137,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         batch_size=256,
         key=None,
         range_tolerance=0.1,
+        random_state=None,
     ):
         self.kit = kit
         self.classifier = classifier
@@ -148,6 +145,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.key = key
         self.range_tolerance = range_tolerance
+        self.random_state = random_state
 
     # --- fitting ----------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
@@ -193,7 +191,10 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
             strict=True,
         )
         encoder.to(device).eval()
-        classifier = SVC() if self.classifier is None else clone(self.classifier)
+        if self.classifier is None:
+            classifier = default_classifier(kit.labels, random_state=self.random_state)
+        else:
+            classifier = clone(self.classifier)
         self._fit_classifier(classifier, kit)
 
         self.kit_ = kit
@@ -411,7 +412,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     @available_if(_classifier_has("predict_proba"))
     def predict_proba(self, X):
-        """Class probabilities, when the classifier has ``predict_proba``.
+        """Class probabilities (calibrated, with the default classifier).
 
         Parameters
         ----------
