@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
+
+from .._sanitize import terminal_text
 
 __all__ = [
     "CLIError",
     "add_data_options",
     "add_device_option",
+    "add_quiet_option",
     "check_writable",
     "estimator_default",
+    "info",
+    "listing",
     "load_data",
-    "match_label_type",
+    "match_labels",
     "pick_per_class",
     "read_key",
 ]
@@ -58,6 +65,29 @@ def add_device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
 
 
+def add_quiet_option(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: no progress bars, no information lines; errors and warnings remain."""
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print no progress and no information lines (errors and warnings still show)",
+    )
+
+
+def info(args, text: str) -> None:
+    """Print an information line unless ``--quiet``."""
+    if not args.quiet:
+        print(text, flush=True)
+
+
+def listing(values, limit: int = 5) -> str:
+    """``a, b, c, ...``: at most ``limit`` values, escaped for the terminal."""
+    values = list(values)
+    shown = ", ".join(terminal_text(v) for v in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")
+
+
 def add_data_options(p: argparse.ArgumentParser) -> None:
     """``--split``, ``--image-size``, ``--color`` and ``--skip-bad``."""
     p.add_argument(
@@ -84,6 +114,23 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip unreadable image files (listed in a warning) instead of failing",
     )
+    labels = p.add_mutually_exclusive_group()
+    labels.add_argument(
+        "--labelled",
+        dest="labelled",
+        action="store_const",
+        const=True,
+        default=None,
+        help="a folder holds one sub-folder of images per class (default: decided by the "
+        "layout; a mixture of images and sub-folders asks for this flag or --unlabelled)",
+    )
+    labels.add_argument(
+        "--unlabelled",
+        dest="labelled",
+        action="store_const",
+        const=False,
+        help="read every image under a folder, sub-folders included, without labels",
+    )
 
 
 def read_key(path: str | None) -> bytes | None:
@@ -100,8 +147,12 @@ def read_key(path: str | None) -> bytes | None:
     return key
 
 
-def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
-    """Images, labels (or None) and a name per image, from a .npz or a folder."""
+def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, labelled=None):
+    """Images, labels (or None) and a name per image, from a .npz or a folder.
+
+    A folder's labels are its sub-folder names; ``labelled`` is ``--labelled`` (True),
+    ``--unlabelled`` (False) or neither (None: decided by the folder's layout).
+    """
     from ..datasets import load_image_folder, load_medmnist_npz
 
     p = Path(path)
@@ -109,7 +160,11 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
         raise CLIError(f"{path} does not exist")
     if p.is_dir():
         bunch = load_image_folder(
-            p, image_size=image_size or (28, 28), color=color or "gray", skip_bad=skip_bad
+            p,
+            image_size=image_size or (28, 28),
+            color=color or "gray",
+            skip_bad=skip_bad,
+            labelled=labelled,
         )
         y = None
         if bunch.target is not None:
@@ -156,12 +211,55 @@ def pick_per_class(y, n_per_class, seed):
     return np.sort(np.concatenate(picked))
 
 
-def match_label_type(y, classes):
-    """Folder labels are strings; compare them with a kit's integer classes as integers."""
-    y = np.asarray(y)
-    if classes.dtype.kind in "iu" and y.dtype.kind in "US":
+def _label_key(value):
+    """What a label means: a number for ``3``, ``3.0``, ``"3"`` and ``b"3"``, else its text."""
+    if isinstance(value, (bytes, np.bytes_)):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
         try:
-            return y.astype(classes.dtype)
+            number = float(value.strip())
         except ValueError:
-            return y
-    return y
+            return value
+        return number if math.isfinite(number) else value
+    if isinstance(value, (Real, np.number)):
+        return float(value)
+    return str(value)
+
+
+def match_labels(y, classes):
+    """The kit's class each label names, comparing numbers and numeric strings as numbers.
+
+    A folder's sub-folder names and a kit's string classes are text; a ``.npz`` and a kit
+    trained on one have integers. ``"1"``, ``1`` and ``1.0`` name the same class here, so a
+    kit with classes ``'0', '1'`` can be scored on an ``.npz`` with labels 0 and 1 and the
+    other way round.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        True labels, from a folder or a ``.npz``.
+    classes : array-like of shape (n_classes,)
+        The kit's classes.
+
+    Returns
+    -------
+    y_kit : ndarray of shape (n,)
+        Each label as the kit's class value (``classes``' dtype); meaningless where not
+        ``known``.
+    known : ndarray of bool, shape (n,)
+        Which labels name one of the kit's classes.
+    """
+    y = np.asarray(y).ravel()
+    classes = np.asarray(classes)
+    keys = [_label_key(c) for c in classes]
+    if len(set(keys)) < len(keys):  # e.g. classes "1" and "01": compare the text exactly
+        keys = [str(c) for c in classes]
+        key = str
+    else:
+        key = _label_key
+    position = dict(zip(keys, range(len(classes)), strict=True))
+    values, inverse = np.unique(y, return_inverse=True)
+    found = np.array([position.get(key(v), -1) for v in values], dtype=np.intp)
+    index = found[inverse.ravel()]
+    known = index >= 0
+    return classes[np.where(known, index, 0)], known

@@ -10,14 +10,28 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_write_bytes
+from .._progress import progress_bar
 from .._recipient import RecipientLabeler
-from .._sanitize import csv_cell
+from .._sanitize import csv_cell, terminal_text
 from ..kit import load_donor_kit
-from ._common import add_data_options, add_device_option, check_writable, load_data, read_key
+from ._common import (
+    add_data_options,
+    add_device_option,
+    add_quiet_option,
+    check_writable,
+    estimator_default,
+    info,
+    listing,
+    load_data,
+    match_labels,
+    read_key,
+)
 
 _EPILOG = """examples:
   skdcsae recipient kit.joblib unlabelled/ --out labels.csv
   skdcsae recipient kit.joblib pneumoniamnist.npz --split test --out labels.csv --force
+  (images in sub-folders named after the kit's classes, or a labelled .npz, also get the
+  kit's accuracy against those labels)
 """
 
 
@@ -36,7 +50,17 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="CSV to write: file name, label, score")
     add_data_options(p)
     add_device_option(p)
-    p.add_argument("--batch-size", type=int, default=256, help="encoding batch size (256)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=estimator_default(RecipientLabeler, "batch_size"),
+        help="images encoded at a time (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-range-check",
+        action="store_true",
+        help="label images whose pixel values leave the donor's range (refused by default)",
+    )
     p.add_argument(
         "--key-file", default=None, help="require a kit signed with the key in this file"
     )
@@ -47,13 +71,27 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="write a latent-space plot of the recipient images (PNG) to DIR",
     )
+    add_quiet_option(p)
     p.set_defaults(run=run)
 
 
-def _scores(labeler, X):
-    """One score per image: the decision value (binary) or the winning class's value."""
-    values = np.asarray(labeler.decision_function(X))
-    return values if values.ndim == 1 else values.max(axis=1)
+def label_images(labeler, X, *, quiet: bool):
+    """Labels and one score per image, encoding each batch once, under one progress bar.
+
+    The score is the decision value (binary) or the winning class's value.
+    """
+    classifier = labeler.classifier_
+    step = labeler.batch_size
+    labels = np.empty(len(X), dtype=labeler.classes_.dtype)
+    scores = np.empty(len(X))
+    with progress_bar(len(X), desc="labelling", unit="image", quiet=quiet) as bar:
+        for start in range(0, len(X), step):
+            features = labeler.transform(X[start : start + step])
+            labels[start : start + len(features)] = classifier.predict(features)
+            values = np.asarray(classifier.decision_function(features))
+            scores[start : start + len(features)] = values if values.ndim == 1 else values.max(1)
+            bar.update(len(features))
+    return labels, scores
 
 
 def write_labels_csv(path: Path, names, labels, scores, force: bool) -> None:
@@ -63,7 +101,36 @@ def write_labels_csv(path: Path, names, labels, scores, force: bool) -> None:
     writer.writerow(["file", "label", "score"])
     for name, label, score in zip(names, labels, scores, strict=True):
         writer.writerow([csv_cell(name), csv_cell(label), f"{score:.6g}"])
-    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"), overwrite=force)
+    atomic_write_bytes(
+        path,
+        buffer.getvalue().encode("utf-8"),
+        overwrite=force,
+        overwrite_hint="pass --force to overwrite it",
+    )
+
+
+def accuracy_report(y_true, labels, classes, *, from_folder: bool) -> str:
+    """The accuracy against the data's own labels, or why there is none.
+
+    Labels are compared as the kit's classes (numbers and numeric strings alike), and only
+    those that name one of the kit's classes count.
+    """
+    y_kit, known = match_labels(y_true, classes)
+    what = "sub-folder names" if from_folder else "labels"
+    if not known.any():
+        return (
+            f"No accuracy: the data's {what} ({listing(np.unique(y_true))}) are not the kit's "
+            f"classes ({listing(classes)})."
+        )
+    accuracy = float(np.mean(y_kit[known] == labels[known]))
+    text = f"The data carries labels: accuracy against them {accuracy:.3f}"
+    if known.all():
+        return text
+    others = np.unique(np.asarray(y_true).ravel()[~known])
+    return (
+        f"{text} on the {int(known.sum())} images whose {what} are kit classes; "
+        f"{int((~known).sum())} others ({listing(others)}) are left out."
+    )
 
 
 def run(args) -> None:
@@ -78,26 +145,32 @@ def run(args) -> None:
         image_size=args.image_size or (h, w),
         color=args.color or ("rgb" if c == 3 else "gray"),
         skip_bad=args.skip_bad,
+        labelled=args.labelled,
     )
-    labeler = RecipientLabeler(kit=kit, device=args.device, batch_size=args.batch_size, key=key)
-    labeler.fit()
-    labels = labeler.predict(X)
-    scores = _scores(labeler, X)
+    params = {"range_tolerance": None} if args.no_range_check else {}
+    labeler = RecipientLabeler(
+        kit=kit, device=args.device, batch_size=args.batch_size, key=key, **params
+    )
+    labeler.fit(X)  # checks every image against the kit's input shape and range, once
+    labeler.set_params(range_tolerance=None)  # ... not again, batch by batch
+    labels, scores = label_images(labeler, X, quiet=args.quiet)
     write_labels_csv(out, names, labels, scores, args.force)
     values, counts = np.unique(labels, return_counts=True)
-    print(
-        f"Labelled {len(labels)} images with the kit from {args.kit}: "
-        + ", ".join(f"{v} {n}" for v, n in zip(values, counts, strict=True))
+    info(
+        args,
+        f"Labelled {len(labels)} images with the kit from {terminal_text(args.kit)}: "
+        + listing((f"{v} {n}" for v, n in zip(values, counts, strict=True)), limit=20),
     )
     if y_true is not None:
-        known = np.asarray(y_true).astype(str)
-        accuracy = float(np.mean(known == np.asarray(labels).astype(str)))
-        print(f"The data carries labels: accuracy against them {accuracy:.3f}")
-    print(f"Labels written to {out}")
+        info(
+            args,
+            accuracy_report(y_true, labels, labeler.classes_, from_folder=Path(args.data).is_dir()),
+        )
+    info(args, f"Labels written to {out}")
     if args.plots:
         from ..plotting import plot_latent_space
 
         folder = Path(args.plots)
         folder.mkdir(parents=True, exist_ok=True)
         plot_latent_space(labeler, X, labels, path=folder / "recipient_latent_space.png")
-        print(f"Plot written to {folder}/recipient_latent_space.png")
+        info(args, f"Plot written to {folder}/recipient_latent_space.png")
