@@ -8,6 +8,7 @@ import math
 import os
 from numbers import Real
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from .._sanitize import terminal_text
 
 __all__ = [
     "CLIError",
+    "Data",
     "add_data_options",
     "add_device_option",
     "add_quiet_option",
@@ -147,6 +149,16 @@ def read_key(path: str | None) -> bytes | None:
     return key
 
 
+class Data(NamedTuple):
+    """Images read by a command, with their labels when the data has any."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    names: list  # one per image: the path in the folder, or "file.npz:split[i]"
+    label_names: np.ndarray | None = None  # a .npz's class names, indexed by its labels
+    from_folder: bool = False  # the labels are sub-folder names
+
+
 def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, labelled=None):
     """Images, labels (or None) and a name per image, from a .npz or a folder.
 
@@ -169,12 +181,12 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, label
         y = None
         if bunch.target is not None:
             y = np.asarray(bunch.target_names)[bunch.target]
-        return bunch.data, y, list(bunch.filenames)
+        return Data(bunch.data, y, list(bunch.filenames), from_folder=True)
     if p.suffix.lower() != ".npz":
         raise CLIError(f"{path} is neither a folder of images nor a .npz file")
     bunch = load_medmnist_npz(p, split=split)
     names = [f"{p.name}:{s}[{i}]" for s, i in _split_indices(bunch, split)]
-    return bunch.data, np.asarray(bunch.target), names
+    return Data(bunch.data, np.asarray(bunch.target), names, np.asarray(bunch.target_names))
 
 
 def _split_indices(bunch, split):
@@ -226,13 +238,15 @@ def _label_key(value):
     return str(value)
 
 
-def match_labels(y, classes):
+def match_labels(y, classes, label_names=None):
     """The kit's class each label names, comparing numbers and numeric strings as numbers.
 
     A folder's sub-folder names and a kit's string classes are text; a ``.npz`` and a kit
     trained on one have integers. ``"1"``, ``1`` and ``1.0`` name the same class here, so a
     kit with classes ``'0', '1'`` can be scored on an ``.npz`` with labels 0 and 1 and the
-    other way round.
+    other way round. When no label names a class and ``label_names`` is given (a ``.npz``'s
+    class names), the labels are compared by those names instead: a kit trained on folders
+    ``normal/`` and ``pneumonia/`` against PneumoniaMNIST's 0 and 1.
 
     Parameters
     ----------
@@ -240,6 +254,8 @@ def match_labels(y, classes):
         True labels, from a folder or a ``.npz``.
     classes : array-like of shape (n_classes,)
         The kit's classes.
+    label_names : array-like of str, default=None
+        Names of the integer labels ``0, 1, ...`` of ``y``.
 
     Returns
     -------
@@ -262,4 +278,8 @@ def match_labels(y, classes):
     found = np.array([position.get(key(v), -1) for v in values], dtype=np.intp)
     index = found[inverse.ravel()]
     known = index >= 0
+    if not known.any() and label_names is not None and y.dtype.kind in "iu":
+        names = np.asarray(label_names)
+        if y.size and y.min() >= 0 and y.max() < len(names):
+            return match_labels(names[y], classes)
     return classes[np.where(known, index, 0)], known

@@ -162,7 +162,7 @@ def run(args) -> None:
     out = Path(args.out)
     check_writable(out, args.force, "kit")
     key = read_key(args.key_file)
-    X, y, _ = load_data(
+    X, y, *_ = load_data(
         args.data,
         split=args.split,
         image_size=args.image_size,

@@ -109,14 +109,15 @@ def write_labels_csv(path: Path, names, labels, scores, force: bool) -> None:
     )
 
 
-def accuracy_report(y_true, labels, classes, *, from_folder: bool) -> str:
+def accuracy_report(data, labels, classes) -> str:
     """The accuracy against the data's own labels, or why there is none.
 
-    Labels are compared as the kit's classes (numbers and numeric strings alike), and only
-    those that name one of the kit's classes count.
+    Labels are compared as the kit's classes (numbers and numeric strings alike, see
+    ``match_labels``), and only those that name one of the kit's classes count.
     """
-    y_kit, known = match_labels(y_true, classes)
-    what = "sub-folder names" if from_folder else "labels"
+    y_true = data.y
+    y_kit, known = match_labels(y_true, classes, data.label_names)
+    what = "sub-folder names" if data.from_folder else "labels"
     if not known.any():
         return (
             f"No accuracy: the data's {what} ({listing(np.unique(y_true))}) are not the kit's "
@@ -139,7 +140,7 @@ def run(args) -> None:
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     c, h, w = kit.image_shape
-    X, y_true, names = load_data(
+    data = load_data(
         args.data,
         split=args.split,
         image_size=args.image_size or (h, w),
@@ -147,6 +148,7 @@ def run(args) -> None:
         skip_bad=args.skip_bad,
         labelled=args.labelled,
     )
+    X = data.X
     params = {"range_tolerance": None} if args.no_range_check else {}
     labeler = RecipientLabeler(
         kit=kit, device=args.device, batch_size=args.batch_size, key=key, **params
@@ -154,18 +156,15 @@ def run(args) -> None:
     labeler.fit(X)  # checks every image against the kit's input shape and range, once
     labeler.set_params(range_tolerance=None)  # ... not again, batch by batch
     labels, scores = label_images(labeler, X, quiet=args.quiet)
-    write_labels_csv(out, names, labels, scores, args.force)
+    write_labels_csv(out, data.names, labels, scores, args.force)
     values, counts = np.unique(labels, return_counts=True)
     info(
         args,
         f"Labelled {len(labels)} images with the kit from {terminal_text(args.kit)}: "
         + listing((f"{v} {n}" for v, n in zip(values, counts, strict=True)), limit=20),
     )
-    if y_true is not None:
-        info(
-            args,
-            accuracy_report(y_true, labels, labeler.classes_, from_folder=Path(args.data).is_dir()),
-        )
+    if data.y is not None:
+        info(args, accuracy_report(data, labels, labeler.classes_))
     info(args, f"Labels written to {out}")
     if args.plots:
         from ..plotting import plot_latent_space
