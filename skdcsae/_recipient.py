@@ -302,7 +302,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"X looks scaled to [0, 1] (values in [{xmin:g}, {xmax:g}]) but the kit's "
                 f"encoder was trained on the donor's values in [{lo:g}, {hi:g}]. Pass images in "
-                f"the donor's units (the original integer array){multiply}. Set "
+                f"the donor's units (the original uint8 or uint16 array){multiply}. Set "
                 "range_tolerance=None to skip this check."
             )
 
