@@ -21,6 +21,8 @@ _FLAGS = {
     "target_epsilon": "--target-epsilon",
     "noise_multiplier": "--noise-multiplier",
     "target_delta": "--delta",
+    "delta": "--delta",
+    "device": "--device",
     "max_grad_norm": "--max-grad-norm",
     "n_components": "--latent-dim",
     "max_epochs": "--epochs",
@@ -53,6 +55,12 @@ _PHRASES = (
     (r"\blabelled=True\b", "--labelled"),
     (r"\blabelled=False\b", "--unlabelled"),
     (r"\brange_tolerance=None\b", "--no-range-check"),
+    # scikit-learn's parameter validation: "The 'lr' parameter of DCSAETransformer must be"
+    (
+        rf"The '({'|'.join(_FLAGS)})' parameter of \w+ must be",
+        lambda m: f"{_FLAGS[m.group(1)]} must be",
+    ),
+    (r"\bleave ((?:[a-z_]+, )*[a-z_]+) at None\b", r"leave out \1"),
     # the recipient's images are files here, not an array X
     (r"\bX has\b", "the images have"),
     (r"\bX looks\b", "the images look"),

@@ -116,8 +116,44 @@ def test_every_flag_the_rewriter_names_exists():
     options = {s for p in sub.choices.values() for a in p._actions for s in a.option_strings}
     named = set(_FLAGS.values())
     for _, replacement in _PHRASES:
-        named.update(w for w in replacement.split() if w.startswith("--"))
+        if isinstance(replacement, str):
+            named.update(w for w in replacement.split() if w.startswith("--"))
     assert named <= options, named - options
+
+
+def test_rejected_values_name_the_flag(digits01, kits, tmp_path, capsys):
+    """scikit-learn's parameter validation speaks of 'batch_size' and 'lr'."""
+    X, y = digits01
+    save_pngs(tmp_path / "imgs", X[100:102])
+    args = ["recipient", kits["int"], tmp_path / "imgs", "--out", tmp_path / "l.csv"]
+    status, _, err = run([*args, "--batch-size", 0], capsys)
+    assert status == 2
+    assert_flag_not_python(err, "--batch-size must be an int in the range [1, inf)",
+                           "batch_size", "'batch_size' parameter")  # fmt: skip
+    data = save_npz(tmp_path / "d.npz", X[:40], y[:40])
+    donor = ["donor", data, "--out", tmp_path / "k.joblib", "--device", "cpu", "-q"]
+    status, _, err = run([*donor, "--lr", -1], capsys)
+    assert status == 2
+    assert_flag_not_python(err, "--lr must be a float", "'lr'")
+    status, _, err = run([*donor, "--target-epsilon", 3], capsys)
+    assert status == 2
+    assert_flag_not_python(err, "--target-epsilon set but no --dp: training would not be "
+                           "private. Set --dp, or leave out --target-epsilon.",
+                           "target_epsilon", "dp=", "None")  # fmt: skip
+
+
+def test_unavailable_device_names_the_flag(digits01, tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    X, y = digits01
+    data = save_npz(tmp_path / "d.npz", X[:40], y[:40])
+    status, _, err = run(["donor", data, "--out", tmp_path / "k.joblib", "--device", "cuda"],
+                         capsys)  # fmt: skip
+    assert status == 2
+    assert_flag_not_python(err, "Use --device cpu or --device auto", "device=")
+    assert err.count("--device cuda was requested") == 1
 
 
 @pytest.mark.parametrize(
