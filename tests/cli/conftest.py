@@ -38,11 +38,12 @@ def digits01():
 
 @pytest.fixture(scope="session")
 def kits(digits01, tmp_path_factory):
-    """Kits trained on the first 100 digits: integer classes 0/1, and string classes '0'/'1'."""
+    """Kits trained on the first 100 digits: classes 0/1, '0'/'1' and 'normal'/'pneumonia'."""
     X, y = digits01
     folder = tmp_path_factory.mktemp("kits")
     paths = {}
-    for kind, labels in (("int", y[:100]), ("str", y[:100].astype(str))):
+    names = np.array(["normal", "pneumonia"])[y[:100]]
+    for kind, labels in (("int", y[:100]), ("str", y[:100].astype(str)), ("names", names)):
         est = DCSAETransformer(**TINY, random_state=0).fit(X[:100], labels)
         paths[kind] = folder / f"{kind}.joblib"
         est.export_donor_kit(paths[kind], X[:100], labels)

@@ -54,12 +54,13 @@ def test_date_subfolders_give_no_accuracy(digits01, kits, tmp_path, capsys):
     assert len(list(csv.DictReader((tmp_path / "labels.csv").open()))) == 10
 
 
-@pytest.mark.parametrize(("kit", "data"), [("str", "npz"), ("int", "folder")])
+@pytest.mark.parametrize(("kit", "data"), [("names", "npz"), ("str", "npz"), ("int", "folder")])
 def test_accuracy_across_label_kinds(digits01, kits, tmp_path, capsys, kit, data):
-    """npz integers against a kit of string classes, and folder names against integer ones."""
+    """A .npz's integers against a kit of class names (compared by the file's class names,
+    here PneumoniaMNIST's), or of numeric strings; folder names against integer classes."""
     X, y = digits01
     if data == "npz":
-        source = save_npz(tmp_path / "recipient.npz", X[100:160], y[100:160])
+        source = save_npz(tmp_path / "pneumoniamnist_mine.npz", X[100:160], y[100:160])
     else:
         source = tmp_path / "recipient"
         for label in (0, 1):
