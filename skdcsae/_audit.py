@@ -156,9 +156,9 @@ class LeakageAudit:
 
 
 def _cost_words(cost: float) -> str:
-    """``"costs 2.0 points of accuracy"``, ``"gains 0.8 points ..."`` or ``"costs no ..."``."""
+    """``"costs 2.0 points of accuracy"``, ``"gains 0.8 points ..."`` or ``"costs no accuracy"``."""
     if round(abs(cost), 1) == 0:
-        return "costs no accuracy (0.0 points)"
+        return "costs no accuracy"
     return f"{'costs' if cost > 0 else 'gains'} {abs(cost):.1f} points of accuracy"
 
 

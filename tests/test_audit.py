@@ -72,7 +72,7 @@ def test_accuracy_cost_against_a_per_image_kit(digits, fitted, tmp_path):
     [
         (0.896, "this release costs 2.0 points of accuracy (0.916 with a per-image kit"),
         (0.924, "this release gains 0.8 points of accuracy (0.916 with a per-image kit"),
-        (0.916, "this release costs no accuracy (0.0 points)"),
+        (0.916, "this release costs no accuracy (0.916 with a per-image kit"),
     ],
 )
 def test_summary_says_cost_or_gain_in_words(accuracy, words):
