@@ -133,7 +133,8 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     audit_args = ["--members", small_npz, "--n-per-class", 30, "--seed", 0]
     audit_args += ["--non-members", small_npz, "--eval", small_npz, "--device", "cpu"]
     per_image = tmp_path / "per_image.joblib"
-    run_cli("donor", small_npz, "--out", per_image, *common)
+    quiet = run_cli("donor", small_npz, "--out", per_image, *common)
+    assert quiet.stdout == "" and quiet.stderr == ""
     found = run_cli("audit", per_image, *audit_args)
     assert _auc(found.stdout) == 1.0, found.stdout  # every member's row is in the kit
     assert "kit accuracy" in found.stdout and "not a proof" in found.stdout
@@ -142,7 +143,7 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     synthetic = tmp_path / "synthetic.joblib"
     donor = run_cli(
         "donor", small_npz, "--out", synthetic, "--release", "synthetic", "--norm", "group",
-        *common,
+        *common[:-1],  # not --quiet: its information lines are checked
     )  # fmt: skip
     assert "none belongs to a donor image" in donor.stdout
     hidden = run_cli("audit", synthetic, *audit_args)
