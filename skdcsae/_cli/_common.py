@@ -59,7 +59,8 @@ def image_size(text: str) -> tuple[int, int]:
 
 
 def estimator_default(estimator_class, name: str):
-    """The default of ``name`` in ``estimator_class.__init__``: the CLI never restates it."""
+    """The default of ``name`` in ``estimator_class.__init__`` (or in a method given instead):
+    the CLI never restates it."""
     return inspect.signature(estimator_class).parameters[name].default
 
 

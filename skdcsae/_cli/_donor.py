@@ -98,7 +98,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--release",
         choices=list(RELEASE_MODES),
-        default="per_image",
+        default=estimator_default(DCSAETransformer.export_donor_kit, "release"),
         help="what the kit's feature table holds: one row per image (the paper), per-class "
         "k-means prototypes of at least --min-count images each, or synthetic rows drawn from "
         "a per-class Gaussian mixture fitted to such groups",
@@ -106,11 +106,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--n-prototypes",
         type=int,
-        default=3,
-        help="most prototypes / mixture components per class (3)",
+        default=estimator_default(DCSAETransformer.export_donor_kit, "n_prototypes"),
+        help="most prototypes / mixture components per class (default: %(default)s)",
     )
     p.add_argument(
-        "--min-count", type=int, default=10, help="fewest images behind a prototype (10)"
+        "--min-count",
+        type=int,
+        default=estimator_default(DCSAETransformer.export_donor_kit, "min_count"),
+        help="fewest images behind a prototype (default: %(default)s)",
     )
     p.add_argument(
         "--feature-noise",
