@@ -157,7 +157,7 @@ class Data(NamedTuple):
     y: np.ndarray | None
     names: list  # one per image: the path in the folder, or "file.npz:split[i]"
     label_names: np.ndarray | None = None  # a .npz's class names, indexed by its labels
-    from_folder: bool = False  # the labels are sub-folder names
+    from_folder: bool = False  # the labels are sub-folder names (not a labels.csv's)
 
 
 def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, labelled=None):
@@ -179,10 +179,10 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, label
             skip_bad=skip_bad,
             labelled=labelled,
         )
-        y = None
-        if bunch.target is not None:
-            y = np.asarray(bunch.target_names)[bunch.target]
-        return Data(bunch.data, y, list(bunch.filenames), from_folder=True)
+        # the class names themselves (sub-folder names or labels.csv's), or None
+        y = None if bunch.target is None else np.asarray(bunch.target)
+        from_folder = getattr(bunch, "labels_file", None) is None
+        return Data(bunch.data, y, list(bunch.filenames), from_folder=from_folder)
     if p.suffix.lower() != ".npz":
         raise CLIError(f"{path} is neither a folder of images nor a .npz file")
     bunch = load_medmnist_npz(p, split=split)

@@ -36,6 +36,7 @@ _FLAGS = {
     "clip_norm": "--clip-norm",
     "skip_bad": "--skip-bad",
     "image_size": "--image-size",
+    "color": "--color",
     "release": "--release",
     "norm": "--norm",
     "alpha": "--alpha",
@@ -55,6 +56,10 @@ _PHRASES = (
     (r"\blabelled=True\b", "--labelled"),
     (r"\blabelled=False\b", "--unlabelled"),
     (r"\brange_tolerance=None\b", "--no-range-check"),
+    # the image loader's size limits have no flag: say the limit, drop the advice to raise it
+    (r" \(a decompression bomb, or raise max_file_bytes to read it\)", " (a decompression bomb?)"),
+    (r"; raise (?:max_pixels|max_file_bytes) to read it", ""),
+    (r"\b(?:max_pixels|max_file_bytes)=([\d,]+)", r"the limit of \1"),
     # scikit-learn's parameter validation: "The 'lr' parameter of DCSAETransformer must be"
     (
         rf"The '({'|'.join(_FLAGS)})' parameter of \w+ must be",

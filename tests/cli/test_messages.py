@@ -35,7 +35,7 @@ def test_mixed_folder_asks_for_labelled_or_unlabelled(digits01, kits, tmp_path, 
     args = ["recipient", kits["int"], tmp_path / "mixed", "--out", tmp_path / "l.csv"]
     status, _, err = run(args, capsys)
     assert status == 2
-    assert_flag_not_python(err, "Pass --labelled (one subfolder per class) or --unlabelled",
+    assert_flag_not_python(err, "Pass --labelled (one subfolder per class), --unlabelled",
                            "labelled=", "True", "False")  # fmt: skip
     status, out, _ = run([*args, "--unlabelled", "--device", "cpu"], capsys)
     assert status == 0 and "Labelled 4 images" in out
@@ -165,6 +165,12 @@ def test_unavailable_device_names_the_flag(digits01, tmp_path, capsys):
         ("A. Pass image_size=None.", set(), "A."),  # Python left over
         ("Only image_size=None here.", set(), "Only --image-size None here."),  # sole sentence
         ("name\x1b[2J.png is bad", None, "name\\x1b[2J.png is bad"),
+        (
+            "a.png: 9x9 pixels = 81 values, more than max_pixels=80; raise max_pixels to read it",
+            set(),
+            "a.png: 9x9 pixels = 81 values, more than the limit of 80",
+        ),
+        ("(pass color='rgb' to keep colour)", {"--color"}, "(pass --color rgb to keep colour)"),
     ],
 )
 def test_cli_message(message, options, expected):
