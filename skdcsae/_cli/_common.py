@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._files import read_regular_file
 from .._sanitize import terminal_text
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
     "pick_per_class",
     "read_key",
 ]
+
+
+MAX_KEY_BYTES = 4096  # a key file holds a short secret (`skdcsae keygen` writes 65 bytes)
 
 
 class CLIError(Exception):
@@ -141,10 +145,12 @@ def read_key(path: str | None) -> bytes | None:
     if path is None:
         env = os.environ.get("SKDCSAE_KIT_KEY")
         return env.encode() if env else None
-    try:
-        key = Path(path).read_bytes().strip()
+    try:  # a regular file of at most 4 KiB: not a FIFO, /dev/zero or a mistaken large file
+        key = read_regular_file(path, max_bytes=MAX_KEY_BYTES).strip()
     except OSError as exc:
         raise CLIError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise CLIError(f"cannot use key file {path}: {exc}") from exc
     if not key:
         raise CLIError(f"key file {path} is empty")
     return key

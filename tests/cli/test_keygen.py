@@ -68,3 +68,15 @@ def test_donor_help_says_how_to_make_a_key(capsys):
     with pytest.raises(SystemExit):
         main(["donor", "--help"])
     assert "skdcsae keygen secret.key" in capsys.readouterr().out
+
+
+def test_key_files_are_read_bounded(tmp_path, capsys):
+    """A key file that is not a small regular file is refused in one line, not read."""
+    fifo = tmp_path / "fifo.key"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.key"
+    big.write_bytes(b"k" * 5000)
+    for path in (fifo, big, "/dev/zero"):
+        assert main(["inspect", str(tmp_path / "missing.joblib"), "--key-file", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "cannot use key file" in err and len(err.strip().splitlines()) == 1
