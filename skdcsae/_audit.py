@@ -76,7 +76,13 @@ class LeakageAudit:
 
     @property
     def accuracy_cost(self) -> float | None:
-        """Accuracy points lost against a per-image release of the same encoder (or None)."""
+        """Accuracy points the release costs against a per-image release of the same encoder.
+
+        Positive when the kit is less accurate than the per-image release (it costs points),
+        negative when it is more accurate (it gains them); None without the members' labels
+        or evaluation images. :meth:`summary` says it in words: "costs 2.0 points of
+        accuracy" or "gains 0.8 points of accuracy".
+        """
         if self.accuracy is None or self.per_image_accuracy is None:
             return None
         return 100.0 * (self.per_image_accuracy - self.accuracy)
@@ -128,8 +134,8 @@ class LeakageAudit:
             )
         if self.accuracy_cost is not None:
             lines.append(
-                f"  accuracy cost      {self.accuracy_cost:+.1f} points against a per-image kit "
-                f"of the same encoder ({self.per_image_accuracy:.3f})"
+                f"  vs per-image kit   this release {_cost_words(self.accuracy_cost)} "
+                f"({self.per_image_accuracy:.3f} with a per-image kit of the same encoder)"
             )
         if self.release.get("epsilon") is not None:
             lines.append(
@@ -147,6 +153,13 @@ class LeakageAudit:
             "they cover."
         )
         return "\n".join(lines)
+
+
+def _cost_words(cost: float) -> str:
+    """``"costs 2.0 points of accuracy"``, ``"gains 0.8 points ..."`` or ``"costs no accuracy"``."""
+    if round(abs(cost), 1) == 0:
+        return "costs no accuracy"
+    return f"{'costs' if cost > 0 else 'gains'} {abs(cost):.1f} points of accuracy"
 
 
 def _nearest_distances(candidates: np.ndarray, released: np.ndarray, chunk: int = 2048):

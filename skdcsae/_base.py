@@ -19,13 +19,14 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
+from skorch.callbacks import EarlyStopping, PassthroughScoring
 from skorch.dataset import ValidSplit
 
 from ._compat import Interval, StrOptions, validate_data
 from ._device import resolve_device
 from ._inference import batched_inference, encode_in_batches, scaled_tensor
 from ._nn import MultiHeadVAE, make_config
+from ._progress import EpochProgressBar, log_line
 from ._validation import check_image_shape, flatten_images, output_dtype
 
 __all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
@@ -139,11 +140,19 @@ class _TorchEstimatorMixin:
                     ),
                 )
             )
-        if self.verbose:
-            callbacks.append(("progress", ProgressBar()))
+        if self.verbose:  # one bar over all epochs (skorch's ProgressBar draws one per epoch)
+            callbacks.append(("progress", EpochProgressBar()))
         for i, cb in enumerate(self.callbacks or []):
             callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
         return callbacks
+
+    def _log_params(self) -> dict:
+        """The per-epoch loss table's sink: colours on a terminal only, above the bar.
+
+        Only when verbose: skorch's ``PrintLog`` calls any sink other than ``print`` even
+        when the net is silent.
+        """
+        return {"callbacks__print_log__sink": log_line} if self.verbose else {}
 
     def _draw_seed(self) -> int:
         """One integer seed for everything random in a fit, drawn from ``random_state``."""
@@ -175,6 +184,7 @@ class _TorchEstimatorMixin:
                 iterator_train__shuffle=True,
                 iterator_train__generator=torch.Generator().manual_seed(seed),
                 callbacks=self._make_callbacks(scoring),
+                **self._log_params(),
                 device=device,
                 verbose=int(bool(self.verbose)),
                 **kw,

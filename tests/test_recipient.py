@@ -158,6 +158,18 @@ def test_values_outside_the_donors_range_are_explained(tmp_path):
         _labeler(tmp_path / "01.joblib").predict(rest)
 
 
+@pytest.mark.parametrize(("top", "factor"), [(249, "255 if the images were 8-bit"),
+                                             (3000, "4095 if the images were 12-bit")])  # fmt: skip
+def test_rescaled_images_are_told_the_bit_depths_full_scale(tmp_path, top, factor):
+    """A donor whose brightest pixel is 249 had 8-bit images: multiply by 255, not 249 (#17)."""
+    X, y = digits_images()
+    Xd = (X * top / 16).round()  # the donor's maximum is ``top``
+    train_donor(Xd[:120], y[:120]).export_donor_kit(tmp_path / "k.joblib", Xd[:120], y[:120])
+    with pytest.raises(ValueError, match=f"multiply X by {factor}") as exc:
+        _labeler(tmp_path / "k.joblib").predict(Xd[120:] / top)
+    assert f"by {top}." not in str(exc.value)
+
+
 # --- the classifier ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "classifier, has_proba, has_decision",

@@ -13,7 +13,7 @@ from sklearn.metrics import balanced_accuracy_score
 from .._dcsae import DCSAETransformer
 from ..datasets import fetch_medmnist, load_demo_digits, load_medmnist_npz
 from ..recipient import RecipientLabeler
-from ._common import add_device_option
+from ._common import add_device_option, add_quiet_option
 
 _EPILOG = """examples:
   skdcsae demo
@@ -45,20 +45,29 @@ def add_parser(sub) -> None:
         default=None,
         help="where to write the kit and labels (default: a new temporary folder)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="show per-epoch losses")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show a progress bar and per-epoch losses"
+    )
+    add_quiet_option(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> None:
-    run_demo(
+    result = run_demo(
         data=args.data,
         n_per_class=args.n_per_class,
         max_epochs=args.epochs,
         random_state=args.seed,
         device=args.device,
         out_dir=args.out_dir,
-        verbose=int(args.verbose),
+        verbose=int(args.verbose and not args.quiet),
+        print_fn=(lambda *a, **k: None) if args.quiet else print,
     )
+    if args.quiet:  # the result, and nothing else
+        print(
+            f"accuracy {result['accuracy']:.3f} (balanced {result['balanced_accuracy']:.3f}) "
+            f"on {result['n_recipient']} recipient images"
+        )
 
 
 __all__ = ["add_parser", "run", "run_demo"]

@@ -13,8 +13,11 @@ from ._common import (
     CLIError,
     add_data_options,
     add_device_option,
+    add_quiet_option,
     check_writable,
     estimator_default,
+    info,
+    listing,
     load_data,
     pick_per_class,
     positive_ints,
@@ -32,6 +35,10 @@ _EPILOG = """examples:
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release synthetic
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --dp --target-epsilon 3
   (a folder holds one sub-folder of images per class: xrays/normal/*.png, xrays/pneumonia/*.dcm)
+
+signing: make a key once with `skdcsae keygen secret.key` (64 hex digits, readable by you
+  only), give the recipient a copy by another channel than the kit, and pass --key-file
+  secret.key to both commands; a recipient with the key refuses kits not signed with it.
 """
 
 # estimator parameter -> (flag, help); each default is read from DCSAETransformer itself
@@ -91,7 +98,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--release",
         choices=list(RELEASE_MODES),
-        default="per_image",
+        default=estimator_default(DCSAETransformer.export_donor_kit, "release"),
         help="what the kit's feature table holds: one row per image (the paper), per-class "
         "k-means prototypes of at least --min-count images each, or synthetic rows drawn from "
         "a per-class Gaussian mixture fitted to such groups",
@@ -99,11 +106,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--n-prototypes",
         type=int,
-        default=3,
-        help="most prototypes / mixture components per class (3)",
+        default=estimator_default(DCSAETransformer.export_donor_kit, "n_prototypes"),
+        help="most prototypes / mixture components per class (default: %(default)s)",
     )
     p.add_argument(
-        "--min-count", type=int, default=10, help="fewest images behind a prototype (10)"
+        "--min-count",
+        type=int,
+        default=estimator_default(DCSAETransformer.export_donor_kit, "min_count"),
+        help="fewest images behind a prototype (default: %(default)s)",
     )
     p.add_argument(
         "--feature-noise",
@@ -147,7 +157,7 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="write latent-space and reconstruction plots (PNG) to DIR",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or loss table")
+    add_quiet_option(p)
     p.set_defaults(run=run)
 
 
@@ -155,12 +165,13 @@ def run(args) -> None:
     out = Path(args.out)
     check_writable(out, args.force, "kit")
     key = read_key(args.key_file)
-    X, y, _ = load_data(
+    X, y, *_ = load_data(
         args.data,
         split=args.split,
         image_size=args.image_size,
         color=args.color,
         skip_bad=args.skip_bad,
+        labelled=args.labelled,
     )
     if y is None:
         raise CLIError(
@@ -176,9 +187,10 @@ def run(args) -> None:
     conv, dense = _ARCHS[args.arch]
     training = {p: getattr(args, p) for p in _TRAINING_OPTIONS if getattr(args, p) is not None}
     classes, counts = np.unique(y, return_counts=True)
-    print(
+    info(
+        args,
         f"Donor data: {len(y)} images of shape {X.shape[1:]}, classes "
-        + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts, strict=True))
+        + listing((f"{c} ({n})" for c, n in zip(classes, counts, strict=True)), limit=20),
     )
     est = DCSAETransformer(
         conv_channels=args.conv_channels or conv,
@@ -207,25 +219,28 @@ def run(args) -> None:
         key=key,
         overwrite=args.force,
     )
-    print(
+    info(
+        args,
         f"Trained {est.n_iter_} epochs on {est.device_}; final loss "
-        f"{est.history_[-1, 'train_loss']:.4g}."
+        f"{est.history_[-1, 'train_loss']:.4g}.",
     )
     if est.privacy_ is not None:
         p = est.privacy_
-        print(
+        info(
+            args,
             f"DP-SGD: the encoder is (epsilon={p['epsilon']:.3g}, delta={p['delta']:.3g})-"
             f"differentially private per donor image (noise multiplier "
-            f"{p['noise_multiplier']:.3g}, gradients clipped to {p['max_grad_norm']:g})."
+            f"{p['noise_multiplier']:.3g}, gradients clipped to {p['max_grad_norm']:g}).",
         )
-    print(
+    info(
+        args,
         f"Donor kit written to {out} ({out.stat().st_size:,} bytes"
         f"{', signed' if key else ''}). It holds the encoder and {kit.n_donor} latent "
         + {
             "prototypes": f"prototypes (means of >= {args.min_count} images each)",
             "synthetic": "synthetic feature vectors (none belongs to a donor image)",
         }.get(args.release, "feature vectors (one per image)")
-        + "; no images, no decoder."
+        + "; no images, no decoder.",
     )
     if args.plots:
         from ..plotting import plot_latent_space, plot_reconstructions
@@ -234,4 +249,4 @@ def run(args) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         plot_latent_space(est, X, y, path=folder / "donor_latent_space.png")
         plot_reconstructions(est, X, y, path=folder / "donor_reconstructions.png")
-        print(f"Plots written to {folder}/")
+        info(args, f"Plots written to {folder}/")

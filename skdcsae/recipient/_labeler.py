@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from numbers import Integral, Real
 
@@ -295,11 +296,15 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
                 f"{hint} Set range_tolerance=None to skip this check."
             )
         if span > 2.0 and xmin >= 0.0 and xmax <= 1.0 and self._has_fractions(X):
+            multiply = ""
+            if hi >= 2.0:  # the donor's maximum (e.g. 249) is not the scale: its bit depth is
+                bits = math.ceil(math.log2(hi + 1.0))
+                multiply = f", or multiply X by {2**bits - 1} if the images were {bits}-bit"
             raise ValueError(
                 f"X looks scaled to [0, 1] (values in [{xmin:g}, {xmax:g}]) but the kit's "
                 f"encoder was trained on the donor's values in [{lo:g}, {hi:g}]. Pass images in "
-                f"the donor's units (for 0-255 images: the original uint8 array), or multiply X "
-                f"by {hi:g}. Set range_tolerance=None to skip this check."
+                f"the donor's units (the original uint8 or uint16 array){multiply}. Set "
+                "range_tolerance=None to skip this check."
             )
 
     def _has_fractions(self, X: np.ndarray) -> bool:

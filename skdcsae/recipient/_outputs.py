@@ -172,7 +172,7 @@ def _write_all(files: list[tuple[Path, bytes]], force: bool) -> None:
         raise
 
 
-def label_and_write(labeler, X, names, y_true, outputs: Outputs, *, source=None):
+def label_and_write(labeler, X, names, y_true, outputs: Outputs, *, source=None, quiet=False):
     """Label ``X`` (one encoding pass) and write the CSV, review list and report.
 
     Parameters
@@ -189,6 +189,8 @@ def label_and_write(labeler, X, names, y_true, outputs: Outputs, *, source=None)
         From :func:`check_outputs`.
     source : str, default=None
         Where the images came from (for the report's header).
+    quiet : bool, default=False
+        Print nothing but what went wrong.
 
     Returns
     -------
@@ -215,16 +217,17 @@ def label_and_write(labeler, X, names, y_true, outputs: Outputs, *, source=None)
             try:
                 y_true = _align(y_true, result.classes)
             except ValueError as exc:
-                print(f"The report leaves out the comparison with the data's labels: {exc}")
+                if not quiet:
+                    print(f"The report leaves out the comparison with the data's labels: {exc}")
                 y_true = None
         html = render_report(labeler, X, result, y_true=y_true, names=names, source=source)
         files.append((outputs.report, html.encode("utf-8")))
     _write_all(files, outputs.force)
-    if outputs.review:
+    if outputs.review and not quiet:
         print(
             f"{result.n_flagged} of {len(names)} images flagged for review "
             f"(least confident first in {terminal_text(outputs.review_out)})"
         )
-    if outputs.report is not None:
+    if outputs.report is not None and not quiet:
         print(f"Report written to {terminal_text(outputs.report)}")
     return result
