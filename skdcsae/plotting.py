@@ -25,12 +25,14 @@ from ._plotting import (
     _save,
     _summarize,
 )
+from ._plot_coverage import plot_risk_coverage
 
 __all__ = [
     "plot_accuracy_curves",
     "plot_latent_comparison",
     "plot_latent_space",
     "plot_reconstructions",
+    "plot_risk_coverage",
 ]
 
 
