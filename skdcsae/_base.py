@@ -25,11 +25,15 @@ from skorch.dataset import ValidSplit
 from ._compat import Interval, StrOptions, validate_data
 from ._device import resolve_device
 from ._inference import batched_inference, encode_in_batches, scaled_tensor
-from ._nn import MultiHeadVAE, make_config
+from ._nn import MultiHeadVAE, auto_architecture, make_config
 from ._progress import EpochProgressBar, log_line
 from ._validation import check_image_shape, flatten_images, output_dtype
 
 __all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 def _store_params(estimator, params: dict) -> None:
@@ -159,14 +163,34 @@ class _TorchEstimatorMixin:
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return self._seed
 
+    # --- hooks: how long to train and how the learning rate moves ---------------------------
+    def _training_epochs(self, n_train: int) -> int:
+        """Epochs to train on ``n_train`` rows per epoch (default: ``max_epochs``)."""
+        return self.max_epochs
+
+    def _schedule_callbacks(self, total_steps: int) -> list:
+        """``(name, callback)`` pairs that schedule the learning rate (default: none)."""
+        return []
+
+    def _n_train(self, n_samples: int) -> int:
+        """Rows per training epoch: all of them, less the validation split when early stopping."""
+        if not self.early_stopping:
+            return n_samples
+        return n_samples - math.ceil(n_samples * self.validation_fraction)
+
     def _fit_net(self, net_class, X_t, y_t, *, seed: int, stratified: bool, scoring=(), **kw):
         """Build ``net_class`` with the estimator's training settings, fit it, keep it as ``net_``.
 
         Weight initialisation, shuffling and any randomness inside the net's training step run
         under a forked, seeded torch RNG, so fitting is reproducible and leaves torch's global
         RNG untouched. ``kw`` goes to the net (``module``, ``module__*``, loss settings...).
+        The number of epochs and the learning-rate schedule come from the hooks
+        :meth:`_training_epochs` and :meth:`_schedule_callbacks`.
         """
         device = resolve_device(self.device)
+        n_train = self._n_train(len(X_t))
+        epochs = self._training_epochs(n_train)
+        total_steps = epochs * math.ceil(n_train / self.batch_size)
         if self.early_stopping:
             train_split = ValidSplit(
                 self.validation_fraction, stratified=stratified, random_state=seed
@@ -178,12 +202,12 @@ class _TorchEstimatorMixin:
             net = net_class(
                 optimizer=torch.optim.Adam,
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=epochs,
                 batch_size=self.batch_size,
                 train_split=train_split,
                 iterator_train__shuffle=True,
                 iterator_train__generator=torch.Generator().manual_seed(seed),
-                callbacks=self._make_callbacks(scoring),
+                callbacks=self._make_callbacks(scoring) + self._schedule_callbacks(total_steps),
                 **self._log_params(),
                 device=device,
                 verbose=int(bool(self.verbose)),
@@ -221,8 +245,8 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     _parameter_constraints: dict = {
         **_TorchEstimatorMixin._torch_parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "conv_channels": ["array-like"],
-        "dense_sizes": ["array-like"],
+        "conv_channels": ["array-like", StrOptions({"auto"})],
+        "dense_sizes": ["array-like", StrOptions({"auto"})],
         "norm": [StrOptions({"batch", "group", "instance", "none"})],
     }
 
@@ -249,10 +273,11 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     def _train(self, X: np.ndarray, y_index: np.ndarray | None, n_heads: int):
         """Build the module and the skorch net, train, and keep the net as ``net_``."""
         seed = self._draw_seed()
+        conv_channels, dense_sizes = self._architecture()
         config = make_config(
             input_shape=self._module_input_shape(),
-            conv_channels=tuple(self.conv_channels),
-            dense_sizes=tuple(self.dense_sizes),
+            conv_channels=conv_channels,
+            dense_sizes=dense_sizes,
             latent_dim=self.n_components,
             n_heads=n_heads,
             norm=self.norm,
@@ -271,6 +296,13 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
             **self._net_kwargs(),
         )
         return self
+
+    def _architecture(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``conv_channels`` and ``dense_sizes`` of this fit, ``"auto"`` resolved."""
+        auto_conv, auto_dense = auto_architecture(self._module_input_shape())
+        conv = auto_conv if _is_auto(self.conv_channels) else tuple(self.conv_channels)
+        dense = auto_dense if _is_auto(self.dense_sizes) else tuple(self.dense_sizes)
+        return conv, dense
 
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._plot_coverage import plot_risk_coverage
 from ._plotting import (
     _axes_for,
     _balanced_indices,
@@ -25,7 +26,6 @@ from ._plotting import (
     _save,
     _summarize,
 )
-from ._plot_coverage import plot_risk_coverage
 
 __all__ = [
     "plot_accuracy_curves",

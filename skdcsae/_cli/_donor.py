@@ -25,6 +25,7 @@ from ._common import (
 )
 
 _ARCHS = {
+    "auto": ("auto", "auto"),
     "light": ((32, 16), (256,)),
     "authors": ((128, 64, 32, 16), (2048, 1000, 250)),
 }
@@ -45,10 +46,11 @@ signing: make a key once with `skdcsae keygen secret.key` (64 hex digits, readab
 _TRAINING_OPTIONS = {
     "alpha": ("--alpha", float, "reconstruction weight"),
     "beta": ("--beta", float, "repulsion weight"),
-    "rho": ("--rho", float, "repulsion margin"),
+    "rho": ("--rho", float, "repulsion margin (default: 2.5 x --latent-dim)"),
     "kl_weight": ("--kl-weight", float, "KL weight"),
     "n_components": ("--latent-dim", int, "latent dimensions per head"),
-    "max_epochs": ("--epochs", int, "training epochs"),
+    "max_epochs": ("--epochs", int, "fewest training epochs"),
+    "max_steps": ("--steps", int, "fewest optimiser steps (0: exactly --epochs epochs)"),
     "batch_size": ("--batch-size", int, "mini-batch size"),
     "lr": ("--lr", float, "Adam learning rate"),
 }
@@ -75,15 +77,16 @@ def add_parser(sub) -> None:
     add_data_options(p)
     for param, (flag, kind, text) in _TRAINING_OPTIONS.items():
         default = estimator_default(DCSAETransformer, param)
-        p.add_argument(
-            flag, type=kind, default=None, dest=param, help=f"{text} (default: {default:g})"
-        )
+        if default is not None:
+            text = f"{text} (default: {default:g})"
+        p.add_argument(flag, type=kind, default=None, dest=param, help=text)
     p.add_argument(
         "--arch",
         choices=sorted(_ARCHS),
-        default="light",
-        help="network size: 'light' (2 conv blocks, good for 28x28) or 'authors' "
-        "(the paper's 4 conv blocks); --conv-channels/--dense-sizes override",
+        default="auto",
+        help="network size: 'auto' (suits the image size; the light net at 28x28), 'light' "
+        "(2 conv blocks) or 'authors' (the paper's 4 conv blocks); --conv-channels/"
+        "--dense-sizes override",
     )
     p.add_argument("--conv-channels", type=positive_ints, default=None, help="e.g. 32,16")
     p.add_argument("--dense-sizes", type=positive_ints, default=None, help="e.g. 256")
