@@ -278,9 +278,9 @@ def audit_donor_kit(
         non_member_distances=non_members,
         accuracy=accuracy,
         balanced_accuracy=balanced,
-        release=dict(kit_.release),
+        release={**kit_.release.as_dict(), "epsilon": kit_.release.epsilon},
         privacy=None if kit_.privacy is None else dict(kit_.privacy),
-        n_rows=kit_.n_donor,
+        n_rows=kit_.n_rows,
         per_image_accuracy=per_image,
     )
 

@@ -295,6 +295,8 @@ class _DonorKitExportMixin:
         X, _ = self._validate_transform_input(X)
         y_index = self._donor_label_index(X, y)
         names, classes = _plain_classes(self.classes_)
+        counts = np.bincount(y_index, minlength=len(classes))
+        settings.check_class_sizes(counts, names)  # before encoding anything
         preparation = _image_preparation(image_preparation, len(X), self.image_shape_)
         member, settings = self._kit_member(X, y_index, settings, names)
         image_shape = self.image_shape_
@@ -309,9 +311,7 @@ class _DonorKitExportMixin:
             input_range=tuple(float(v) for v in self.input_range_),
             feature_mode=self.feature_mode,
             release=settings,
-            n_images_per_class=tuple(
-                int(c) for c in np.bincount(y_index, minlength=len(self.classes_))
-            ),
+            n_images_per_class=tuple(int(c) for c in counts),
             image_preparation=preparation,
             model=type(self).__name__,
             versions=_versions(),

@@ -100,8 +100,11 @@ def read_key(path: str | None) -> bytes | None:
     return key
 
 
-def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
-    """Images, labels (or None) and a name per image, from a .npz or a folder."""
+def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, return_bunch=False):
+    """Images, labels (or None) and a name per image, from a .npz or a folder.
+
+    With ``return_bunch``, also the folder's Bunch (how each image was prepared), or None.
+    """
     from ..datasets import load_image_folder, load_medmnist_npz
 
     p = Path(path)
@@ -114,12 +117,14 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
         y = None
         if bunch.target is not None:
             y = np.asarray(bunch.target_names)[bunch.target]
-        return bunch.data, y, list(bunch.filenames)
+        found = bunch.data, y, list(bunch.filenames)
+        return (*found, bunch) if return_bunch else found
     if p.suffix.lower() != ".npz":
         raise CLIError(f"{path} is neither a folder of images nor a .npz file")
     bunch = load_medmnist_npz(p, split=split)
     names = [f"{p.name}:{s}[{i}]" for s, i in _split_indices(bunch, split)]
-    return bunch.data, np.asarray(bunch.target), names
+    found = bunch.data, np.asarray(bunch.target), names
+    return (*found, None) if return_bunch else found
 
 
 def _split_indices(bunch, split):

@@ -214,6 +214,35 @@ feature_noise=None, clip_norm=None, delta=None)
         """The settings as plain data, field by field (what a kit records)."""
         return dataclasses.asdict(self)
 
+    def check_class_sizes(self, counts, class_names=None) -> None:
+        """Refuse classes with fewer donor images than ``min_count`` (summarising modes).
+
+        Parameters
+        ----------
+        counts : sequence of int
+            Donor images per class.
+        class_names : sequence or None, default=None
+            Names for the message (class indices when None).
+
+        Raises
+        ------
+        ValueError
+            Naming the classes that are too small and the choices: more images, a smaller
+            ``min_count``, or ``release='per_image'``.
+        """
+        if not self.summarises:
+            return
+        names = list(range(len(counts))) if class_names is None else list(class_names)
+        small = [(names[k], int(c)) for k, c in enumerate(counts) if c < self.min_count]
+        if small:
+            listed = ", ".join(f"{name!r} has {c}" for name, c in small)
+            raise ValueError(
+                f"release={self.mode!r} summarises groups of at least min_count="
+                f"{self.min_count} donor images per class, but {listed}: add images, pass a "
+                "smaller min_count (each group then reveals more about its images), or "
+                "release='per_image' (the paper's setting: one feature row per donor image)."
+            )
+
     @property
     def summarises(self) -> bool:
         """Whether the rows summarise groups of images (every mode but ``"per_image"``)."""
@@ -311,20 +340,6 @@ def _synthetic(features, n_prototypes, min_count, n_draws, rng, seed):
     return np.concatenate(parts), len(counts)
 
 
-def _check_class_sizes(counts: np.ndarray, settings: ReleaseSettings, class_names) -> None:
-    if not settings.summarises:
-        return
-    small = [(class_names[k], int(c)) for k, c in enumerate(counts) if c < settings.min_count]
-    if small:
-        listed = ", ".join(f"{name!r} has {c}" for name, c in small)
-        raise ValueError(
-            f"release={settings.mode!r} summarises groups of at least "
-            f"min_count={settings.min_count} donor images per class, but {listed}: add images, "
-            f"pass a smaller min_count (each group then reveals more about its images), or "
-            "release='per_image' (the paper's setting: one feature row per donor image)."
-        )
-
-
 def release_features(
     features,
     label_index,
@@ -368,18 +383,17 @@ def release_features(
     >>> from skdcsae.kit._release import ReleaseSettings, release_features
     >>> rng = np.random.default_rng(0)
     >>> out = release_features(rng.normal(size=(40, 4)), np.repeat([0, 1], 20), 2,
-    ...                        ReleaseSettings("prototypes"))
-    >>> out.features.shape, out.weights.tolist()
-    ((4, 4), [10.0, 10.0, 10.0, 10.0])
+    ...                        ReleaseSettings("prototypes", n_prototypes=1))
+    >>> out.features.shape, out.weights.tolist(), out.n_groups_per_class
+    ((2, 4), [20.0, 20.0], (1, 1))
     """
     if not isinstance(settings, ReleaseSettings):
         raise TypeError(f"settings must be a ReleaseSettings, not {type(settings).__name__}.")
     features = np.asarray(features, dtype=np.float64)
     label_index = np.asarray(label_index, dtype=np.int64)
-    names = list(range(n_classes)) if class_names is None else list(class_names)
     n = len(features)
     counts = np.bincount(label_index, minlength=n_classes)
-    _check_class_sizes(counts, settings, names)
+    settings.check_class_sizes(counts, class_names)
     clip = settings.clip_norm
     work = _clip_rows(features, clip) if clip is not None else features
     n_clipped = None if clip is None else int(np.sum(np.linalg.norm(features, axis=1) > clip))
