@@ -67,8 +67,9 @@ def check_classes(value: Any) -> np.ndarray:
     kind = type(value[0])
     if kind not in (str, int, float) or any(type(c) is not kind for c in value):
         fail("classes", "must be all strings, all integers or all floats (not mixed kinds)")
-    if kind is str and any(len(c) > _CLASS_NAME for c in value):
-        fail("classes", f"must be names of at most {_CLASS_NAME} characters")
+    if kind is str and any(len(c) > _CLASS_NAME or "\0" in c for c in value):
+        # numpy's string arrays drop trailing NULs: "a\0" would silently become "a"
+        fail("classes", f"must be names of at most {_CLASS_NAME} characters, without NUL")
     if kind is int and any(not -INT64 - 1 <= c <= INT64 for c in value):
         fail("classes", "must be integers that fit in 64 bits")
     if any(a >= b for a, b in itertools.pairwise(value)):
@@ -124,18 +125,15 @@ def check_image_preparation(value: Any, image_shape, n_donor: int) -> dict | Non
     if image_shape is None:
         fail("image_preparation", "must be null for a tabular kit")
     check_exact_keys(value, PREPARATION_KEYS, "image_preparation")
-    n_resized = check_int(value["n_resized"], "image_preparation n_resized", 0, n_donor)
-    check_int(value["n_color_converted"], "image_preparation n_color_converted", 0, n_donor)
-    unlisted = check_int(
-        value["n_resized_unlisted"], "image_preparation n_resized_unlisted", 0, n_donor
-    )
     listed = value["resized_from"]
     if type(listed) is not list or len(listed) > MAX_LISTED_SIZES:
-        fail(
-            "image_preparation resized_from", f"must be a list of at most {MAX_LISTED_SIZES} sizes"
-        )
+        fail("image_preparation resized_from", f"must list at most {MAX_LISTED_SIZES} sizes")
     for entry in listed:
         check_int_list(entry, "image_preparation resized_from", length=(3, 3), low=1, high=2**31)
+    where = "image_preparation"
+    n_resized = check_int(value["n_resized"], f"{where} n_resized", 0, n_donor)
+    check_int(value["n_color_converted"], f"{where} n_color_converted", 0, n_donor)
+    unlisted = check_int(value["n_resized_unlisted"], f"{where} n_resized_unlisted", 0, n_donor)
     if len({(h, w) for h, w, _ in listed}) != len(listed):
         fail("image_preparation resized_from", "lists a size twice")
     if sum(c for *_, c in listed) + unlisted != n_resized:

@@ -358,11 +358,9 @@ def content_to_kit(
     checked = [_member_meta(k, m, shared) for k, m in enumerate(members)]
     expected = _tensor_names(members, [shapes for _, shapes in checked])
     if set(tensors) != expected:
-        missing = [short(n, 60) for n in sorted(expected - set(tensors))[:3]]
-        unexpected = [short(n, 60) for n in sorted(set(tensors) - expected)[:3]]
-        fail(
-            "the tensors", f"do not match the metadata (missing {missing}, unexpected {unexpected})"
-        )
+        missing = ", ".join(short(n, 60) for n in sorted(expected - set(tensors))[:3]) or "none"
+        extra = ", ".join(short(n, 60) for n in sorted(set(tensors) - expected)[:3]) or "none"
+        fail("the tensors", f"do not match the metadata (missing {missing}; unexpected {extra})")
     per_input = (n_in,)
     offset = tensors[_OFFSET]
     offset = check_tensor(tensors, _OFFSET, ("float32",), () if offset.ndim == 0 else per_input)

@@ -58,7 +58,10 @@ def test_meta_and_tensor_layout(kit_path, donor):
     assert meta["model"] == "DCSAETransformer" and meta["classes"] == [0, 1]
     assert meta["image_shape"] == [1, 8, 8] and meta["n_features_in"] == 64
     assert meta["preprocessing"] == {"scaling": "minmax", "input_range": [0.0, 16.0]}
-    assert meta["feature_mode"] == "means" and meta["n_images_per_class"] == np.bincount(y[:120]).tolist()
+    assert (
+        meta["feature_mode"] == "means"
+        and meta["n_images_per_class"] == np.bincount(y[:120]).tolist()
+    )
     assert meta["release"] == ReleaseSettings("per_image").as_dict()
     assert meta["image_preparation"] is None
     assert set(meta["versions"]) == {"skdcsae", "torch", "scikit-learn", "numpy", "python"}
@@ -469,8 +472,8 @@ def test_round_trip_on_pneumonia_matches_the_pipeline(pneumonia_balanced, tmp_pa
     label_s = time.perf_counter() - start
     private = tmp_path / "private.joblib"
     dcsae.export_donor_kit(private, X[donor], y[donor])  # the default: synthetic rows
-    private_accuracy = RecipientLabeler(private, device="cpu").fit().score(
-        X[recipient], y[recipient]
+    private_accuracy = (
+        RecipientLabeler(private, device="cpu").fit().score(X[recipient], y[recipient])
     )
     print(
         f"\nPneumoniaMNIST 50/class: kit {path.stat().st_size:,} bytes; pipeline accuracy "
