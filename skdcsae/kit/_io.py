@@ -119,8 +119,8 @@ def load_donor_kit(path, *, key=None, limits=None) -> DonorKit:
     where = terminal_text(os.fspath(path))
     try:
         data = read_regular_file(path, max_bytes=limits.max_file_bytes, limit_name="max_file_bytes")
-    except ValueError as exc:  # not a regular file, or too large
-        raise _one_line(where, exc) from None
+    except ValueError as exc:  # not a regular file, or too large: the message names the file
+        raise DonorKitError(" ".join(str(exc).split())) from None
     try:
         return _decode(data, key, limits)
     except (DonorKitError, *_CONTENT_ERRORS) as exc:
