@@ -33,7 +33,8 @@ def read_content(path) -> tuple[dict, dict]:
     """The (meta, tensors) of a kit file, through the verifying container reader."""
     from skdcsae.kit._container import load_container
 
-    box = load_container(open(path, "rb").read())
+    with open(path, "rb") as f:
+        box = load_container(f.read())
     return box.meta, {k: np.array(v) for k, v in box.tensors.items()}  # writable copies
 
 

@@ -133,28 +133,31 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     audit_args = ["--members", small_npz, "--n-per-class", 30, "--seed", 0]
     audit_args += ["--non-members", small_npz, "--eval", small_npz, "--device", "cpu"]
     per_image = tmp_path / "per_image.joblib"
-    run_cli("donor", small_npz, "--out", per_image, *common)
+    run_cli("donor", small_npz, "--out", per_image, "--release", "per_image", *common)
     found = run_cli("audit", per_image, *audit_args)
     assert _auc(found.stdout) == 1.0, found.stdout  # every member's row is in the kit
     assert "kit accuracy" in found.stdout and "not a proof" in found.stdout
     assert "accuracy cost" in found.stdout  # the members' labels come from the .npz
 
     synthetic = tmp_path / "synthetic.joblib"
-    donor = run_cli(
-        "donor", small_npz, "--out", synthetic, "--release", "synthetic", "--norm", "group",
-        *common,
-    )  # fmt: skip
-    assert "none belongs to a donor image" in donor.stdout
+    donor = run_cli("donor", small_npz, "--out", synthetic, "--norm", "group", *common)  # default
+    assert "no row belongs to a donor image" in donor.stdout
     hidden = run_cli("audit", synthetic, *audit_args)
     assert _auc(hidden.stdout) < 0.8, hidden.stdout
     shown = run_cli("inspect", synthetic).stdout
-    assert "release          synthetic" in shown and "norm group" in shown
+    assert shown.splitlines()[1].split()[:3] == ["reveals", "synthetic", "rows"]
+    assert "norm group" in shown
 
     noisy = run_cli(
         "donor", small_npz, "--out", tmp_path / "n.joblib", "--feature-noise", "1", *common,
         check=False,
     )  # fmt: skip
-    assert noisy.returncode == 2 and "needs clip_norm" in noisy.stderr
+    assert noisy.returncode == 2 and "--feature-noise needs --clip-norm" in noisy.stderr
+    few = run_cli("donor", small_npz, "--out", tmp_path / "f.joblib", "--n-per-class", 5,
+                  "--epochs", 1, "--device", "cpu", check=False)  # fmt: skip
+    assert few.returncode == 2 and len(few.stderr.strip().splitlines()) == 1, few.stderr
+    assert "--release per_image" in few.stderr and "smaller --min-count" in few.stderr
+    assert "Trained" not in few.stdout  # refused before training
 
 
 def test_recipient_labels_an_image_folder(tmp_path):
