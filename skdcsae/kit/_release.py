@@ -173,7 +173,7 @@ feature_noise=None, clip_norm=None, delta=None)
             object.__setattr__(self, name, value)
         if self.feature_noise is not None and self.mode == "synthetic":
             raise ValueError(
-                "feature_noise applies to release='per_image' or 'prototypes', not to "
+                "feature_noise applies to release='per_image' or release='prototypes', not to "
                 "synthetic rows, which are draws from a fitted mixture."
             )
         if self.feature_noise is not None and self.clip_norm is None:

@@ -149,7 +149,8 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     assert "norm group" in shown
 
     noisy = run_cli(
-        "donor", small_npz, "--out", tmp_path / "n.joblib", "--feature-noise", "1", *common,
+        "donor", small_npz, "--out", tmp_path / "n.joblib", "--release", "per_image",
+        "--feature-noise", "1", *common,
         check=False,
     )  # fmt: skip
     assert noisy.returncode == 2 and "--feature-noise needs --clip-norm" in noisy.stderr
