@@ -238,7 +238,7 @@ def audit_donor_kit(
     >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=3, device="cpu",
     ...                          random_state=0).fit(X[:100], y[:100])
     >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
-    >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100])
+    >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100], release="per_image")
     >>> audit = audit_donor_kit(path, X[:100], X[100:200])
     >>> audit.membership_auc  # per-image features: every member is found
     1.0

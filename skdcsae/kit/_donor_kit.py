@@ -138,7 +138,8 @@ class DonorKit:
     reveals about the donor's images, then lists every part with its size.
 
     The convenience properties ``features``, ``labels``, ``feature_weights``,
-    ``encoder_config``, ``encoder_weights``, ``sampling_seed`` and ``n_rows`` are those of
+    ``encoder_config``, ``encoder_weights``, ``sampling_seed``, ``hyperparameters``,
+    ``privacy`` and ``n_rows`` are those of
     the only member; on a kit of several members (an ensemble) they raise ``ValueError``
     rather than mix rows from encoders whose feature spaces differ: read
     ``kit.members[k]`` instead.
@@ -297,6 +298,11 @@ class DonorKit:
     def sampling_seed(self) -> int | None:
         """Seed of the paper-mode samples (one member only)."""
         return _single(self, "sampling_seed").sampling_seed
+
+    @property
+    def hyperparameters(self) -> dict:
+        """The donor transformer's parameters and epochs run (one member only)."""
+        return _single(self, "hyperparameters").hyperparameters
 
     @property
     def privacy(self) -> dict | None:
