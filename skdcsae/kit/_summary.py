@@ -8,14 +8,15 @@ These functions read a :class:`~skdcsae.kit.DonorKit` by its attributes only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from .._sanitize import terminal_text
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ._donor_kit import DonorKit, KitMember
+# The kit and its members are read by attribute only (no import of _donor_kit, which imports
+# this module).
+DonorKit = KitMember = Any
 
 __all__ = ["image_preparation_text", "kit_repr", "kit_summary", "what_it_reveals"]
 
