@@ -60,7 +60,14 @@ _DOMAIN = b"skdcsae-donor-kit/3\0"
 
 
 class SignatureStatus(str, enum.Enum):
-    """What :func:`load_container` established about a container's HMAC signature."""
+    """What :func:`load_container` established about a container's HMAC signature.
+
+    Examples
+    --------
+    >>> from skdcsae.kit import SignatureStatus
+    >>> str(SignatureStatus.UNVERIFIED)
+    'present, not verified (no key given)'
+    """
 
     VERIFIED = "verified"
     ABSENT = "absent"

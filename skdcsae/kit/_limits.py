@@ -69,6 +69,14 @@ class KitLimits:
     max_members : int, default=64
         Most encoders in one kit (an ensemble of seeds: each member's encoder runs on every
         recipient image, so the recipient's time grows with their number).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from skdcsae.kit import DEFAULT_LIMITS
+    >>> larger = dataclasses.replace(DEFAULT_LIMITS, max_file_bytes=4 * 2**30)
+    >>> larger.max_file_bytes, larger.max_image_side
+    (4294967296, 4096)
     """
 
     max_file_bytes: int = _GIB
