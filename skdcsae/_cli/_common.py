@@ -114,9 +114,8 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, retur
         bunch = load_image_folder(
             p, image_size=image_size or (28, 28), color=color or "gray", skip_bad=skip_bad
         )
-        y = None
-        if bunch.target is not None:
-            y = np.asarray(bunch.target_names)[bunch.target]
+        # the class names themselves (sub-folder names or labels.csv's), or None
+        y = None if bunch.target is None else np.asarray(bunch.target)
         found = bunch.data, y, list(bunch.filenames)
         return (*found, bunch) if return_bunch else found
     if p.suffix.lower() != ".npz":

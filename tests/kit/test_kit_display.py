@@ -96,3 +96,29 @@ def test_recipient_csv_neutralises_formulas(tmp_path):
     labels = set(cells.values())
     assert labels <= {"'" + formula, "normal"} and "'" + formula in labels
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row[:2])
+
+
+def test_cli_donor_records_how_folder_images_were_prepared(tmp_path, capsys):
+    from PIL import Image
+
+    X, y = digits_images()
+    X8 = (X * 15).astype(np.uint8)
+    for i in range(60):
+        folder = tmp_path / "donor" / ("zero" if y[i] == 0 else "one")
+        folder.mkdir(parents=True, exist_ok=True)
+        image = Image.fromarray(X8[i], mode="L")
+        if i % 3 == 0:  # a third of the files are 16 x 12 (height x width) RGB
+            image = image.resize((12, 16)).convert("RGB")
+        image.save(folder / f"{i:02d}.png")
+    kit = tmp_path / "kit.joblib"
+    args = ["donor", str(tmp_path / "donor"), "--out", str(kit), "--image-size", "8",
+            "--n-per-class", "20", "--epochs", "1", "--device", "cpu", "-q"]  # fmt: skip
+    with pytest.warns(UserWarning, match="resized"):
+        assert main(args) == 0
+    prep = load_donor_kit(kit).image_preparation
+    assert prep["resized_from"][0][:2] == [16, 12] and prep["n_resized_unlisted"] == 0
+    assert prep["n_resized"] == prep["n_color_converted"] == prep["resized_from"][0][2]
+    assert 0 < prep["n_resized"] < 40  # only the 40 images kept (--n-per-class 20)
+    capsys.readouterr()
+    assert main(["inspect", str(kit)]) == 0
+    assert f"{prep['n_resized']} of 40 images resized from 16x12 to 8x8" in capsys.readouterr().out
