@@ -16,7 +16,7 @@ from .baselines import (
     ResNet18Classifier,
     VAETransformer,
 )
-from .kit import DonorKit, DonorKitError, load_donor_kit
+from .kit import DonorKit, DonorKitError, ReleaseSettings, load_donor_kit
 from .recipient import RecipientLabeler
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "DonorKitError",
     "LeakageAudit",
     "RecipientLabeler",
+    "ReleaseSettings",
     "ResNet18Classifier",
     "VAETransformer",
     "__version__",

@@ -248,10 +248,10 @@ def audit_donor_kit(
     >>> from sklearn.datasets import load_digits
     >>> from skdcsae import DCSAETransformer, audit_donor_kit
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=3, device="cpu",
+    >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=3, min_steps=0, device="cpu",
     ...                          random_state=0).fit(X[:100], y[:100])
     >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
-    >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100])
+    >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100], release="per_image")
     >>> audit = audit_donor_kit(path, X[:100], X[100:200])
     >>> audit.membership_auc  # per-image features: every member is found
     1.0
@@ -291,9 +291,9 @@ def audit_donor_kit(
         non_member_distances=non_members,
         accuracy=accuracy,
         balanced_accuracy=balanced,
-        release=dict(kit_.release),
+        release={**kit_.release.as_dict(), "epsilon": kit_.release.epsilon},
         privacy=None if kit_.privacy is None else dict(kit_.privacy),
-        n_rows=kit_.n_donor,
+        n_rows=kit_.n_rows,
         per_image_accuracy=per_image,
     )
 

@@ -19,13 +19,15 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, PassthroughScoring
+from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
 from skorch.dataset import ValidSplit
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ._compat import Interval, StrOptions, validate_data
 from ._device import resolve_device
 from ._inference import batched_inference, encode_in_batches, scaled_tensor
 from ._nn import MultiHeadVAE, auto_architecture, make_config
+from ._nn._augment import check_augmentation
 from ._progress import EpochProgressBar, log_line
 from ._validation import check_image_shape, flatten_images, output_dtype
 
@@ -248,6 +250,9 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
         "conv_channels": ["array-like", StrOptions({"auto"})],
         "dense_sizes": ["array-like", StrOptions({"auto"})],
         "norm": [StrOptions({"batch", "group", "instance", "none"})],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "augment": ["boolean", dict],
     }
 
     # --- hooks for subclasses ------------------------------------------------------------
@@ -259,6 +264,29 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     def _training_net_class(self) -> type:
         """The skorch net that trains this fit (a subclass may pick one from its parameters)."""
         return self._net_class
+
+    # --- training length, learning-rate schedule and augmentation -----------------------------
+    def _training_epochs(self, n_train: int) -> int:
+        """``max(max_epochs, ceil(min_steps / steps_per_epoch))``: a floor of optimiser steps."""
+        if not self.min_steps:
+            return self.max_epochs
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        return max(self.max_epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+    def _schedule_callbacks(self, total_steps: int) -> list:
+        """Cosine decay of the learning rate to 0 over every step (per batch), if asked."""
+        if self.lr_schedule == "constant":
+            return []
+        cosine = LRScheduler(
+            policy=CosineAnnealingLR, T_max=max(1, total_steps), step_every="batch"
+        )
+        return [("lr_schedule", cosine)]
+
+    def _augmentation(self) -> dict:
+        """Net arguments of the on-the-fly augmentation (images only; seeded by the fit)."""
+        if self.image_shape_ is None:
+            return {}
+        return {"augment": check_augmentation(self.augment), "augment_seed": self._seed}
 
     # --- training ---------------------------------------------------------------------------
     def _term_scoring(self) -> list:
@@ -293,6 +321,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
             scoring=self._term_scoring(),
             module=MultiHeadVAE,
             module__config=config,
+            **self._augmentation(),
             **self._net_kwargs(),
         )
         return self

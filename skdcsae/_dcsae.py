@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import LRScheduler
-from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ._base import _BaseLatentTransformer, _store_params
 from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
+from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
 from ._nn import _DCSAENet
-from ._nn._augment import check_augmentation
 
 __all__ = ["DCSAETransformer"]
 
 
 @Substitution(**shared_docs)
-class DCSAETransformer(_BaseLatentTransformer):
+class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     """Donor-side DC-SAE: a VAE with one Gaussian latent head per class.
 
     ``fit(X, y)`` trains the network with the DC-SAE loss of Padhye et al. (CIKM 2023,
@@ -120,9 +117,9 @@ class DCSAETransformer(_BaseLatentTransformer):
         Adam learning rate. (The paper uses 1e-4 with batch size 1; batched training needs a
         larger step.)
     max_epochs : int, default=50
-        Fewest training epochs (the paper's PneumoniaMNIST setting); see ``max_steps``.
-    max_steps : int, default=1500
-        Fewest optimiser steps: training runs ``max(max_epochs, ceil(max_steps /
+        Fewest training epochs (the paper's PneumoniaMNIST setting); see ``min_steps``.
+    min_steps : int, default=1500
+        Fewest optimiser steps: training runs ``max(max_epochs, ceil(min_steps /
         steps_per_epoch))`` epochs, so that a small donor is trained as long as a large one
         (with 10 images per class, 50 epochs are only 100 steps). 0 trains exactly
         ``max_epochs`` epochs, as the paper.
@@ -157,13 +154,10 @@ class DCSAETransformer(_BaseLatentTransformer):
     history_ : skorch.history.History
         Per-epoch ``train_loss`` and the loss terms ``train_mse``, ``train_kl``, ``train_rep``.
     privacy_ : dict or None
-        With ``dp=True``, the guarantee of the trained weights, plain data only::
-
-            {"mechanism": "DP-SGD", "epsilon": float, "delta": float,
-             "noise_multiplier": float, "max_grad_norm": float, "sample_rate": float,
-             "epochs": int, "steps": int, "accountant": "rdp", "library": "opacus <version>"}
-
-        ``None`` with ``dp=False``.
+        With ``dp=True``, the guarantee of the trained weights, plain data only:
+        ``mechanism`` ("DP-SGD"), ``epsilon``, ``delta``, ``noise_multiplier``,
+        ``max_grad_norm``, ``sample_rate``, ``epochs``, ``steps``, ``accountant`` ("rdp") and
+        ``library`` ("opacus <version>"). ``None`` with ``dp=False``.
 
     See Also
     --------
@@ -182,7 +176,7 @@ class DCSAETransformer(_BaseLatentTransformer):
     >>> from skdcsae import DCSAETransformer
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
     ...                          random_state=0)
     >>> model = make_pipeline(dcsae, SVC()).fit(X[:200], y[:200])
     >>> dcsae.transform(X[:3]).shape
@@ -196,9 +190,6 @@ class DCSAETransformer(_BaseLatentTransformer):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "rho": [Interval(Real, 0, None, closed="neither"), None],
-        "max_steps": [Interval(Integral, 0, None, closed="left")],
-        "lr_schedule": [StrOptions({"cosine", "constant"})],
-        "augment": ["boolean", dict],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "feature_mode": [StrOptions({"means", "paper"})],
         "dp": ["boolean"],
@@ -230,7 +221,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
-        max_steps=1500,
+        min_steps=1500,
         lr_schedule="cosine",
         augment=True,
         batch_size=16,
@@ -254,25 +245,9 @@ class DCSAETransformer(_BaseLatentTransformer):
             "rho": self._rho(),
             "kl_weight": float(self.kl_weight),
         }
-        if self.image_shape_ is not None:
-            kwargs.update(augment=check_augmentation(self.augment), augment_seed=self._seed)
         if self._dp_settings is not None:
             kwargs.update({k: v for k, v in self._dp_settings.items() if k != "library"})
         return kwargs
-
-    def _training_epochs(self, n_train: int) -> int:
-        if not self.max_steps:
-            return self.max_epochs
-        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
-        return max(self.max_epochs, math.ceil(self.max_steps / steps_per_epoch))
-
-    def _schedule_callbacks(self, total_steps: int) -> list:
-        if self.lr_schedule == "constant":
-            return []
-        cosine = LRScheduler(
-            policy=CosineAnnealingLR, T_max=max(1, total_steps), step_every="batch"
-        )
-        return [("lr_schedule", cosine)]
 
     def _training_net_class(self):
         if self._dp_settings is None:
@@ -333,22 +308,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         )
 
     def _privacy_report(self) -> dict | None:
-        settings = self._dp_settings
-        if settings is None:
+        if self._dp_settings is None:
             return None
-        spent = self.net_.privacy_spent_
-        return {
-            "mechanism": "DP-SGD",
-            "epsilon": float(spent["epsilon"]),
-            "delta": float(settings["delta"]),
-            "noise_multiplier": float(settings["noise_multiplier"]),
-            "max_grad_norm": float(settings["max_grad_norm"]),
-            "sample_rate": float(settings["sample_rate"]),
-            "epochs": int(self.n_iter_),
-            "steps": int(spent["steps"]),
-            "accountant": "rdp",
-            "library": str(settings["library"]),
-        }
+        from ._nn._dp import privacy_report
+
+        return privacy_report(self._dp_settings, self.net_.privacy_spent_, self.n_iter_)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -466,143 +430,6 @@ class DCSAETransformer(_BaseLatentTransformer):
         rows = np.arange(len(y_index))
         return paper_sample(
             self._seed, mus[rows, y_index], logvars[rows, y_index], offset=DONOR_OFFSET
-        )
-
-    def export_donor_kit(
-        self,
-        path,
-        X,
-        y,
-        *,
-        release="per_image",
-        n_prototypes=3,
-        min_count=10,
-        n_synthetic=None,
-        feature_noise=None,
-        clip_norm=None,
-        delta=None,
-        key=None,
-        overwrite=False,
-    ):
-        """Write a donor kit: what the Donor ships to a Recipient (never images, never the decoder).
-
-        The kit is a single file of plain data: the encoder's architecture and weights (numpy
-        arrays), the latent features of ``X`` with their labels ``y``, the classes, the input
-        preprocessing, the feature mode, the hyperparameters, library versions, the creation
-        time and a SHA-256 digest of the content (optionally an HMAC-SHA256 signature). Load it
-        with :func:`skdcsae.load_donor_kit` or pass it to :class:`skdcsae.RecipientLabeler`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write (conventionally ``*.joblib``). Written atomically: a temporary file
-            in the same directory, then renamed.
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            The donor's labelled images, normally the ones the transformer was fitted on. Only
-            their latent features go into the kit.
-        y : array-like of shape (n_samples,)
-            Their labels; every class in ``classes_`` must occur.
-        release : {"per_image", "prototypes", "synthetic"}, default="per_image"
-            What the kit's feature table holds. The recipient side works unchanged with each.
-
-            - ``"per_image"`` (the paper): one feature vector per donor image. Whoever holds
-              one of the donor's images can encode it and find its row, i.e. tell that the
-              image was in the donor's data (see :func:`skdcsae.audit_donor_kit`).
-            - ``"prototypes"``: per class, up to ``n_prototypes`` k-means centres of the
-              features, each the mean of at least ``min_count`` images and weighted by how
-              many it summarises.
-            - ``"synthetic"``: per class, a Gaussian per k-means group (at least
-              ``min_count`` images each; mean and shrunk covariance) and ``n_synthetic``
-              feature rows drawn from that mixture. No row belongs to a donor image, and the
-              recipient's classifier still sees each class's spread; on PneumoniaMNIST it
-              kept the accuracy of ``"per_image"`` where ``"prototypes"`` lost a few points
-              (see the security page of the docs).
-        n_prototypes : int, default=3
-            Most prototypes or mixture components per class.
-        min_count : int, default=10
-            Fewest donor images behind one prototype or component; a class with fewer
-            images is refused.
-        n_synthetic : int or None, default=None
-            Synthetic rows per class (``release="synthetic"``); None means twice the class's
-            donor images.
-        feature_noise : float or None, default=None
-            Add Gaussian noise to every released row (``"per_image"`` and ``"prototypes"``),
-            with standard deviation ``feature_noise`` times the row's sensitivity (``2 *
-            clip_norm`` for a per-image row, ``2 * clip_norm / m`` for a prototype of ``m``
-            images). The kit records the resulting (epsilon, delta) of the feature table, per
-            donor image, given the encoder (and the grouping into prototypes). Needs
-            ``clip_norm``.
-        clip_norm : float or None, default=None
-            Clip every feature vector to this L2 norm before summarising or adding noise.
-            Choose it from prior knowledge, not from the data.
-        delta : float or None, default=None
-            Delta of the feature noise's (epsilon, delta); None means
-            ``min(1e-5, 1 / (10 * n_samples))``, as for DP-SGD.
-        key : str or bytes, default=None
-            Shared secret: adds an HMAC-SHA256 signature that ``load_donor_kit(path, key=key)``
-            verifies.
-        overwrite : bool, default=False
-            Replace ``path`` if it exists; otherwise an existing file raises
-            ``FileExistsError``.
-
-        Returns
-        -------
-        kit : DonorKit
-            What was written (the same as loading the file back).
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        FileExistsError
-            If ``path`` exists and ``overwrite`` is False.
-        TypeError
-            If ``overwrite`` is not a bool.
-        ValueError
-            If ``y`` is missing, differs in length from ``X``, has labels the transformer
-            was not fitted on or lacks one of its classes, or ``X`` does not match the
-            fitted input shape.
-
-        Notes
-        -----
-        With ``feature_mode="means"`` the kit's features are all heads' means, exactly what
-        ``transform(X)`` gives. With ``feature_mode="paper"`` they are the true-label-head
-        samples of Algorithm 1 (what ``fit_transform(X, y)`` gives), and the kit carries the
-        sampling seed so that the Recipient reads the positive head exactly as ``transform``
-        would. The prototypes and the noise are seeded from ``random_state``. The kit also
-        records how the encoder was trained (``privacy_``: DP-SGD or not).
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from sklearn.datasets import load_digits
-        >>> from skdcsae import DCSAETransformer, load_donor_kit
-        >>> X, y = load_digits(n_class=2, return_X_y=True)
-        >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=2, device="cpu",
-        ...                          random_state=0).fit(X[:100], y[:100])
-        >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
-        >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100])
-        >>> kit.features.shape
-        (100, 4)
-        >>> load_donor_kit(path).sha256 == kit.sha256
-        True
-        """
-        from .kit._kit import _export_donor_kit
-
-        return _export_donor_kit(
-            self,
-            path,
-            X,
-            y,
-            release=release,
-            n_prototypes=n_prototypes,
-            min_count=min_count,
-            n_synthetic=n_synthetic,
-            feature_noise=feature_noise,
-            clip_norm=clip_norm,
-            delta=delta,
-            key=key,
-            overwrite=overwrite,
         )
 
     def get_feature_names_out(self, input_features=None):

@@ -108,7 +108,7 @@ def plot_latent_space(
     >>> from skdcsae.plotting import plot_latent_space
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
     >>> fig = plot_latent_space(dcsae, X, y, class_names=["zero", "one"])
     >>> [ax.get_title() for ax in fig.axes]
     ['DCSAETransformer: head 0 (class zero)', 'DCSAETransformer: head 1 (class one)']
@@ -191,7 +191,7 @@ def plot_latent_comparison(
     >>> from skdcsae.plotting import plot_latent_comparison
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
     >>> fig = plot_latent_comparison({"DC-SAE": dcsae, "PCA": PCA(2).fit(X)}, X, y)
     >>> len(fig.axes)
     3
@@ -277,7 +277,7 @@ def plot_reconstructions(
     >>> from skdcsae.plotting import plot_reconstructions
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
     >>> fig = plot_reconstructions(dcsae, X, y, n=4)
     >>> len(fig.axes)  # 2 rows of 4
     8

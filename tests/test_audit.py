@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skdcsae import DCSAETransformer, LeakageAudit, RecipientLabeler, audit_donor_kit
+from skdcsae import (
+    DCSAETransformer,
+    LeakageAudit,
+    RecipientLabeler,
+    ReleaseSettings,
+    audit_donor_kit,
+)
 
 from .conftest import FAST_CONV, donor_split
 
@@ -31,7 +37,7 @@ def test_per_image_kit_reveals_every_member(digits, fitted, tmp_path):
     X, y = digits
     est, donor, rest = fitted
     path = tmp_path / "kit.joblib"
-    est.export_donor_kit(path, X[donor], y[donor])
+    est.export_donor_kit(path, X[donor], y[donor], release="per_image")
     audit = audit_donor_kit(path, X[donor], X[rest[:120]], X_eval=X[rest], y_eval=y[rest])
     assert isinstance(audit, LeakageAudit)
     assert audit.membership_auc == 1.0 and audit.advantage == 1.0
@@ -104,7 +110,8 @@ def test_noise_lowers_the_attack(digits, fitted, tmp_path):
     X, y = digits
     est, donor, rest = fitted
     path = tmp_path / "kit.joblib"
-    kit = est.export_donor_kit(path, X[donor], y[donor], feature_noise=0.5, clip_norm=5.0)
+    noisy = ReleaseSettings("per_image", feature_noise=0.5, clip_norm=5.0)
+    kit = est.export_donor_kit(path, X[donor], y[donor], release=noisy)
     audit = audit_donor_kit(kit, X[donor], X[rest])
     assert audit.membership_auc < 0.9
     assert "feature noise" in audit.summary() and audit.release["epsilon"] > 0

@@ -164,6 +164,7 @@ class Data(NamedTuple):
     names: list  # one per image: the path in the folder, or "file.npz:split[i]"
     label_names: np.ndarray | None = None  # a .npz's class names, indexed by its labels
     from_folder: bool = False  # the labels are sub-folder names (not a labels.csv's)
+    preparation: object = None  # a folder's Bunch: how each image was resized or converted
 
 
 def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, labelled=None):
@@ -188,7 +189,9 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, label
         # the class names themselves (sub-folder names or labels.csv's), or None
         y = None if bunch.target is None else np.asarray(bunch.target)
         from_folder = getattr(bunch, "labels_file", None) is None
-        return Data(bunch.data, y, list(bunch.filenames), from_folder=from_folder)
+        return Data(
+            bunch.data, y, list(bunch.filenames), from_folder=from_folder, preparation=bunch
+        )
     if p.suffix.lower() != ".npz":
         raise CLIError(f"{path} is neither a folder of images nor a .npz file")
     bunch = load_medmnist_npz(p, split=split)

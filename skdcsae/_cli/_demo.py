@@ -168,11 +168,11 @@ def run_demo(
     start = time.perf_counter()
     donor.fit(Xd, yd)
     fit_seconds = time.perf_counter() - start
-    donor.export_donor_kit(kit_path, Xd, yd)
+    kit = donor.export_donor_kit(kit_path, Xd, yd)
     print_fn(
         f"[donor] DC-SAE trained in {fit_seconds:.1f} s on {donor.device_}; kit written to "
-        f"{kit_path} ({kit_path.stat().st_size:,} bytes: encoder + {len(yd)} feature "
-        "vectors, no images)."
+        f"{kit_path} ({kit_path.stat().st_size:,} bytes: encoder + {kit.n_rows} "
+        f"{kit.release.mode} feature rows, no images)."
     )
 
     labeler = RecipientLabeler(kit=kit_path, device=device).fit()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import Bunch
 
 from .._dcsae import DCSAETransformer
-from ..kit import RELEASE_MODES
+from ..kit import RELEASE_MODES, ReleaseSettings
 from ._common import (
     CLIError,
     add_data_options,
@@ -33,7 +35,7 @@ _ARCHS = {
 _EPILOG = """examples:
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50
   skdcsae donor xrays/ --out kit.joblib --image-size 64 --epochs 100 --key-file secret.key
-  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release synthetic
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release per_image
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --dp --target-epsilon 3
   (a folder holds one sub-folder of images per class: xrays/normal/*.png, xrays/pneumonia/*.dcm)
 
@@ -50,10 +52,42 @@ _TRAINING_OPTIONS = {
     "kl_weight": ("--kl-weight", float, "KL weight"),
     "n_components": ("--latent-dim", int, "latent dimensions per head"),
     "max_epochs": ("--epochs", int, "fewest training epochs"),
-    "max_steps": ("--steps", int, "fewest optimiser steps (0: exactly --epochs epochs)"),
+    "min_steps": ("--steps", int, "fewest optimiser steps (0: exactly --epochs epochs)"),
     "batch_size": ("--batch-size", int, "mini-batch size"),
     "lr": ("--lr", float, "Adam learning rate"),
 }
+
+
+def add_release_options(p: argparse.ArgumentParser) -> None:
+    """``--release``, ``--n-prototypes``, ... : one option per ReleaseSettings field."""
+    for item in dataclasses.fields(ReleaseSettings):
+        flag = item.metadata.get("flag", "--" + item.name.replace("_", "-"))
+        kind = str if item.name == "mode" else int if "int" in str(item.type) else float
+        text = item.metadata["help"]
+        if item.name == "delta":
+            text += "; with --dp also the DP-SGD delta"
+        p.add_argument(
+            flag,
+            type=kind,
+            default=item.default,
+            dest=_release_dest(item.name),
+            choices=list(RELEASE_MODES) if item.name == "mode" else None,
+            help=text if item.default is None else f"{text} (default: {item.default})",
+        )
+
+
+def _release_dest(name: str) -> str:
+    return "release" if name == "mode" else name
+
+
+def release_settings(args) -> ReleaseSettings:
+    """The ReleaseSettings the release options stand for."""
+    return ReleaseSettings(
+        **{
+            f.name: getattr(args, _release_dest(f.name))
+            for f in dataclasses.fields(ReleaseSettings)
+        }
+    )
 
 
 def add_parser(sub) -> None:
@@ -98,35 +132,7 @@ def add_parser(sub) -> None:
         "stores data statistics in the encoder), 'group' (stores none; the default with --dp), "
         "'instance' (per-channel groups; stores none) or 'none'",
     )
-    p.add_argument(
-        "--release",
-        choices=list(RELEASE_MODES),
-        default=estimator_default(DCSAETransformer.export_donor_kit, "release"),
-        help="what the kit's feature table holds: one row per image (the paper), per-class "
-        "k-means prototypes of at least --min-count images each, or synthetic rows drawn from "
-        "a per-class Gaussian mixture fitted to such groups",
-    )
-    p.add_argument(
-        "--n-prototypes",
-        type=int,
-        default=estimator_default(DCSAETransformer.export_donor_kit, "n_prototypes"),
-        help="most prototypes / mixture components per class (default: %(default)s)",
-    )
-    p.add_argument(
-        "--min-count",
-        type=int,
-        default=estimator_default(DCSAETransformer.export_donor_kit, "min_count"),
-        help="fewest images behind a prototype (default: %(default)s)",
-    )
-    p.add_argument(
-        "--feature-noise",
-        type=float,
-        default=None,
-        help="Gaussian noise multiplier for the released features (needs --clip-norm)",
-    )
-    p.add_argument(
-        "--clip-norm", type=float, default=None, help="clip feature vectors to this L2 norm"
-    )
+    add_release_options(p)
     p.add_argument(
         "--dp",
         action="store_true",
@@ -138,9 +144,6 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--noise-multiplier", type=float, default=None, help="DP-SGD noise (instead of epsilon)"
-    )
-    p.add_argument(
-        "--delta", type=float, default=None, help="DP delta (default min(1e-5, 1/(10 n)))"
     )
     p.add_argument(
         "--max-grad-norm",
@@ -164,11 +167,21 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _selected(bunch, keep):
+    """The image-preparation fields of the images kept."""
+    return Bunch(
+        original_shapes=bunch.original_shapes[keep],
+        resized=bunch.resized[keep],
+        color_converted=bunch.color_converted[keep],
+    )
+
+
 def run(args) -> None:
     out = Path(args.out)
     check_writable(out, args.force, "kit")
     key = read_key(args.key_file)
-    X, y, *_ = load_data(
+    release = release_settings(args)
+    data = load_data(
         args.data,
         split=args.split,
         image_size=args.image_size,
@@ -176,6 +189,7 @@ def run(args) -> None:
         skip_bad=args.skip_bad,
         labelled=args.labelled,
     )
+    X, y, bunch = data.X, data.y, data.preparation
     if y is None:
         raise CLIError(
             f"{args.data} has no labels: a donor needs a folder with one sub-folder "
@@ -187,9 +201,11 @@ def run(args) -> None:
     if args.n_per_class is not None:
         keep = pick_per_class(y, args.n_per_class, pick_seed)
         X, y = X[keep], y[keep]
+        bunch = None if bunch is None else _selected(bunch, keep)
     conv, dense = _ARCHS[args.arch]
     training = {p: getattr(args, p) for p in _TRAINING_OPTIONS if getattr(args, p) is not None}
     classes, counts = np.unique(y, return_counts=True)
+    release.check_class_sizes(counts, classes.tolist())  # before training
     info(
         args,
         f"Donor data: {len(y)} images of shape {X.shape[1:]}, classes "
@@ -211,16 +227,7 @@ def run(args) -> None:
     )
     est.fit(X, y)
     kit = est.export_donor_kit(
-        out,
-        X,
-        y,
-        release=args.release,
-        n_prototypes=args.n_prototypes,
-        min_count=args.min_count,
-        feature_noise=args.feature_noise,
-        clip_norm=args.clip_norm,
-        key=key,
-        overwrite=args.force,
+        out, X, y, release=release, key=key, overwrite=args.force, image_preparation=bunch
     )
     info(
         args,
@@ -238,12 +245,8 @@ def run(args) -> None:
     info(
         args,
         f"Donor kit written to {out} ({out.stat().st_size:,} bytes"
-        f"{', signed' if key else ''}). It holds the encoder and {kit.n_donor} latent "
-        + {
-            "prototypes": f"prototypes (means of >= {args.min_count} images each)",
-            "synthetic": "synthetic feature vectors (none belongs to a donor image)",
-        }.get(args.release, "feature vectors (one per image)")
-        + "; no images, no decoder.",
+        f"{', signed' if key else ''}). It holds the encoder and {kit.n_rows} feature rows: "
+        f"{kit.reveals}; no images, no decoder.",
     )
     if args.plots:
         from ..plotting import plot_latent_space, plot_reconstructions

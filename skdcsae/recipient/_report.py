@@ -409,7 +409,7 @@ def write_report(
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> X = X.reshape(-1, 8, 8)
     >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
     ...                          random_state=0).fit(X[:100], y[:100])
     >>> folder = tempfile.mkdtemp()
     >>> _ = donor.export_donor_kit(os.path.join(folder, "kit.joblib"), X[:100], y[:100])

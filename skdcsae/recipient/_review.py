@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._calibration import _check_fraction, confidence_order, n_least_confident
+from ._members import average_outputs
 
 __all__ = ["LabellingResult"]
 
@@ -169,7 +170,7 @@ class ReviewMixin:
         >>> X, y = load_digits(n_class=2, return_X_y=True)
         >>> X = X.reshape(-1, 8, 8)
         >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-        ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+        ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
         ...                          random_state=0).fit(X[:100], y[:100])
         >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
         >>> _ = donor.export_donor_kit(path, X[:100], y[:100])
@@ -191,9 +192,16 @@ class ReviewMixin:
                 f"{type(self.classifier_).__name__} has no predict_proba; use the default "
                 "classifier or one with predict_proba."
             )
-        features = self.transform(X)  # the only encoding pass
-        proba = self.classifier_.predict_proba(features)
-        labels = self.classifier_.predict(features)
+        check_is_fitted(self, "encoder_")
+        members = self._member_features(self._check_X(X))  # the only encoding pass
+        if len(members) == 1:
+            features = members[0]
+            proba = self.classifier_.predict_proba(features)
+            labels = self.classifier_.predict(features)
+        else:  # an ensemble kit: the members' probabilities averaged
+            features = np.hstack(members)
+            proba = average_outputs(self.classifiers_, members, "predict_proba")
+            labels = self.classes_[proba.argmax(axis=1)]
         columns = np.searchsorted(self.classes_, labels)
         confidence = proba[np.arange(len(labels)), columns]
         needs_review, order = review_mask(

@@ -8,7 +8,13 @@ from sklearn.datasets import load_digits
 
 from skdcsae import DCSAETransformer
 
-TINY = {"conv_channels": (8,), "dense_sizes": (16,), "max_epochs": 5, "device": "cpu"}
+TINY = {
+    "conv_channels": (8,),
+    "dense_sizes": (16,),
+    "max_epochs": 5,
+    "min_steps": 0,
+    "device": "cpu",
+}
 
 
 def save_pngs(folder, images, names=None):
