@@ -90,7 +90,12 @@ def test_encoding_never_converts_all_images_to_float(tmp_path):
     y = np.repeat([0, 1], 40)
     X = (rng.integers(0, 128, (80, 28, 28)) + 127 * y[:, None, None]).astype(np.uint8)
     est = DCSAETransformer(
-        conv_channels=(4,), dense_sizes=(8,), max_epochs=1, min_steps=0, device="cpu", random_state=0
+        conv_channels=(4,),
+        dense_sizes=(8,),
+        max_epochs=1,
+        min_steps=0,
+        device="cpu",
+        random_state=0,
     ).fit(X, y)
     est.export_donor_kit(tmp_path / "k.joblib", X, y)
     labeler = _labeler(tmp_path / "k.joblib", batch_size=128)

@@ -174,7 +174,12 @@ def test_recipient_labels_an_image_folder(tmp_path):
     X, y = load_digits(n_class=2, return_X_y=True)
     X = (X.reshape(-1, 8, 8) * 255 / 16).astype(np.uint8)
     est = DCSAETransformer(
-        conv_channels=(8,), dense_sizes=(16,), max_epochs=5, min_steps=0, device="cpu", random_state=0
+        conv_channels=(8,),
+        dense_sizes=(16,),
+        max_epochs=5,
+        min_steps=0,
+        device="cpu",
+        random_state=0,
     ).fit(X[:100], y[:100])
     kit = tmp_path / "kit.joblib"
     est.export_donor_kit(kit, X[:100], y[:100])

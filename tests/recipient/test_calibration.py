@@ -143,7 +143,12 @@ def test_prototype_weights_reach_the_svc_and_the_calibration(digits_kit, tmp_pat
     kit = load_donor_kit(path)
     assert kit.n_donor == len(donor)
     est = DCSAETransformer(
-        conv_channels=(8, 4), dense_sizes=(32,), max_epochs=5, min_steps=0, device="cpu", random_state=0
+        conv_channels=(8, 4),
+        dense_sizes=(32,),
+        max_epochs=5,
+        min_steps=0,
+        device="cpu",
+        random_state=0,
     ).fit(X[donor], y[donor])
     proto = tmp_path / "proto.joblib"
     est.export_donor_kit(proto, X[donor], y[donor], release="prototypes", n_prototypes=3)

@@ -165,7 +165,8 @@ def test_pneumonia_npz_report_compares_with_the_true_labels(tmp_path, capsys):
         arrays = {k: d[k][:300] for k in ("test_images", "test_labels")}
     donor = np.concatenate([np.flatnonzero(yd == c)[:30] for c in (0, 1)])
     est = DCSAETransformer(
-        conv_channels=(16, 8), dense_sizes=(64,), max_epochs=8, min_steps=0, batch_size=16, device="cpu",
+        conv_channels=(16, 8), dense_sizes=(64,), max_epochs=8, min_steps=0, batch_size=16,
+        device="cpu",
         random_state=0,
     ).fit(Xd[donor], yd[donor])  # fmt: skip
     est.export_donor_kit(tmp_path / "kit.joblib", Xd[donor], yd[donor])

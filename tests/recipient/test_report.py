@@ -124,7 +124,12 @@ def test_report_without_truth_without_review_and_for_a_tabular_kit(labelled, tmp
 def test_signature_status_and_refusals(digits_kit, tmp_path):
     path, X, y, donor, rest = digits_kit
     est = DCSAETransformer(
-        conv_channels=(8,), dense_sizes=(16,), max_epochs=2, min_steps=0, device="cpu", random_state=0
+        conv_channels=(8,),
+        dense_sizes=(16,),
+        max_epochs=2,
+        min_steps=0,
+        device="cpu",
+        random_state=0,
     ).fit(X[donor], y[donor])
     signed = tmp_path / "signed.joblib"
     est.export_donor_kit(signed, X[donor], y[donor], key=b"secret")
