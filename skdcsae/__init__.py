@@ -8,7 +8,7 @@ from here.
 """
 
 from ._audit import LeakageAudit, audit_donor_kit
-from ._dcsae import DCSAETransformer
+from ._dcsae import PAPER_PARAMS, DCSAETransformer
 from ._version import __version__
 from .baselines import (
     AnomalyVAEClassifier,
@@ -20,6 +20,7 @@ from .kit import DonorKit, DonorKitError, ReleaseSettings, load_donor_kit
 from .recipient import RecipientLabeler
 
 __all__ = [
+    "PAPER_PARAMS",
     "AnomalyVAEClassifier",
     "AnomalyVAETransformer",
     "DCSAETransformer",
