@@ -270,6 +270,10 @@ def evaluate(members, Xd, yd, recipients, *, tta_aug=None, tta_views=0, seed=0) 
                 dec = np.stack([c.decision_function(F) for c, F in zip(clfs, Fr[r])])
                 res = {"single": scores(yr, (dec[0] > 0).astype(int), dec[0])}
                 if len(members) > 1:
+                    # expected single-encoder score: every member's own score, averaged
+                    each = [scores(yr, (dk > 0).astype(int), dk) for dk in dec]
+                    res["member_mean"] = {k: float(np.mean([e[k] for e in each]))
+                                          for k in each[0]}
                     d = dec.mean(0)
                     res["ens"] = scores(yr, (d > 0).astype(int), d)
                     Fc = np.concatenate(Fr[r], 1)

@@ -60,6 +60,7 @@ def run_job(name, task, n, seed):
         for v, make in makers.items():
             decs = np.stack([make().fit(F, yd).decision_function(G) for F, G in zip(Fd, Fr)])
             res[v + suffix] = {"single": accuracy_of(decs[0], yr),
+                               "member_mean": float(np.mean([accuracy_of(d, yr) for d in decs])),
                                "ens": accuracy_of(decs.mean(0), yr)}
     pca = make_pipeline(PCA(n_components=0.95, random_state=seed), SVC())
     pca.fit(Xd.reshape(len(Xd), -1), yd)

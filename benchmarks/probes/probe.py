@@ -54,10 +54,20 @@ CONFIGS = {
                          "n_components": 8, "rho_per_dim": 2.5},
     "aug_cos_s1500_wd": {"K": 5, "aug": AUG, "tta": 4, "cosine": True, "min_steps": 1500,
                          "weight_decay": 1e-4},
+    "smoke": {"K": 2, "epochs": 2, "aug": AUG, "tta": 1},
+    "smoke_semi": {"K": 1, "epochs": 2, "semi": "lse"},
     # semi-supervised (use with --pool)
-    "semi_lse_aug": {"K": 5, "aug": AUG, "tta": 4, "semi": "lse"},
-    "semi_recon_aug": {"K": 5, "aug": AUG, "tta": 4, "semi": "recon"},
-    "sup_aug_poolscale": {"K": 5, "aug": AUG, "tta": 4},  # same split, ignores the pool
+    # ablation of the candidate: the same steps/schedule/latent without augmentation (K=3)
+    "cos_s1500_d8": {"K": 3, "cosine": True, "min_steps": 1500, "n_components": 8,
+                     "rho_per_dim": 2.5},
+    # K=1 to save time (machine shared, load 5-8 on 2 cores); the supervised control uses the
+    # same split, steps, schedule and latent as the candidate aug_cos_s1500_d8
+    "semi_sup_d8": {"K": 1, "aug": AUG, "cosine": True, "min_steps": 1500, "n_components": 8,
+                    "rho_per_dim": 2.5},
+    "semi_lse_d8": {"K": 1, "aug": AUG, "cosine": True, "min_steps": 1500, "n_components": 8,
+                    "rho_per_dim": 2.5, "semi": "lse"},
+    "semi_recon_d8": {"K": 1, "aug": AUG, "cosine": True, "min_steps": 1500, "n_components": 8,
+                      "rho_per_dim": 2.5, "semi": "recon"},
 }
 
 

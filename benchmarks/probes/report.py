@@ -52,7 +52,7 @@ def probe_tables(path, metric="accuracy", variants=("svc", "std_svc", "std_svc_t
                     rel = np.mean(t) / np.mean(base_t[n]) if base_t[n] else float("nan")
                     times.append(f"{n}: {np.mean(t):.1f}s x{rel:.2f}")
             for v in variants:
-                for agg in ("single", "ens", "cat"):
+                for agg in ("single", "member_mean", "ens", "cat"):
                     cells = []
                     any_val = False
                     for n, rec in cols:
@@ -63,7 +63,7 @@ def probe_tables(path, metric="accuracy", variants=("svc", "std_svc", "std_svc_t
                         cells.append(ms(vals))
                     if any_val:
                         k = cr[0]["cfg"]["K"]
-                        out.append(f"| {c} | {v} | {'1' if agg == 'single' else f'{k} ({agg})'}"
+                        out.append(f"| {c} | {v} | {'1 (member 0)' if agg == 'single' else f'{k} ({agg})'}"
                                    f" | " + " | ".join(cells) + f" | {'; '.join(times)} |")
         for base_name in ("pixels_pca", "pool_pca"):
             cells, any_val = [], False
@@ -93,7 +93,7 @@ def digits_tables(path):
     for c in sorted({r["config"] for r in rows}, key=lambda c: (c != "base", c)):
         cr = [r for r in rows if r["config"] == c]
         for v in ("svc", "std_svc", "std_svc_tta"):
-            for agg in ("single", "ens"):
+            for agg in ("single", "member_mean", "ens"):
                 cells, any_val = [], False
                 for n, t in cols:
                     vals = [r["eval"][v][agg] for r in cr
@@ -101,7 +101,7 @@ def digits_tables(path):
                     any_val |= bool(vals)
                     cells.append(ms(vals))
                 if any_val:
-                    out.append(f"| {c} | {v} | {'1' if agg == 'single' else 'K (ens)'} | "
+                    out.append(f"| {c} | {v} | {'1 (member 0)' if agg == 'single' else f'K ({agg})'} | "
                                + " | ".join(cells) + " |")
     cells = []
     for n, t in cols:
