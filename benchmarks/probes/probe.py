@@ -72,7 +72,13 @@ CONFIGS = {
 
 
 def full_config(name: str) -> dict:
-    cfg = {**BASE, "tta": 0, **CONFIGS[name]}
+    """``name`` or ``name@K<k>``: the same configuration with k members. Member m of seed s is
+    trained with torch seed ``1000 * s + m`` whatever K, so ``base@K3``'s members are exactly
+    the first three of ``base``'s."""
+    base, _, k = name.partition("@K")
+    cfg = {**BASE, "tta": 0, **CONFIGS[base]}
+    if k:
+        cfg["K"] = int(k)
     return cfg
 
 

@@ -35,7 +35,7 @@ def probe_tables(path, metric="accuracy", variants=("svc", "std_svc", "std_svc_t
         recs = sorted({k.split("|")[1] for r in rs for k in r["eval"]})
         base_t = defaultdict(list)
         for r in rs:
-            if r["config"] == "base":
+            if r["config"].partition("@")[0] == "base":
                 base_t[r["n"]].append(float(np.median(r["fit_s_member"])))
         cols = [(n, rec) for n in sizes for rec in recs]
         out.append(f"\n### {dataset}, pool={pool}, metric={metric}\n")
