@@ -24,14 +24,8 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from run import (  # noqa: E402
-    append_rows,
-    donor_indices,
-    load_dataset,
-    read_rows,
-    recipient_sets,
     scores,
 )
-
 from skdcsae._loss import dcsae_loss_terms, kl_to_standard_normal, reconstruction_error  # noqa: E402
 from skdcsae._network import MultiHeadVAE, make_config  # noqa: E402
 
@@ -81,9 +75,9 @@ def random_affine(x: torch.Tensor, aug: dict, gen: torch.Generator) -> torch.Ten
     tx = u[:, 2] * aug.get("shift", 0.0) * 2.0  # normalised coords span 2 over the side
     ty = u[:, 3] * aug.get("shift", 0.0) * 2.0
     cos, sin = torch.cos(ang) / s, torch.sin(ang) / s
-    theta = torch.stack(
-        [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
-    ).to(x.dtype)
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1).to(
+        x.dtype
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -135,10 +129,17 @@ def train_member(X, y_index, n_classes, cfg, seed, X_unl=None) -> tuple[Member, 
         from skdcsae import DCSAETransformer
 
         est = DCSAETransformer(
-            n_components=cfg["n_components"], alpha=cfg["alpha"], beta=cfg["beta"],
-            rho=_rho(cfg), lr=cfg["lr"], conv_channels=cfg["conv_channels"],
-            dense_sizes=cfg["dense_sizes"], batch_size=cfg["batch_size"],
-            max_epochs=cfg["epochs"], device="cpu", random_state=seed,
+            n_components=cfg["n_components"],
+            alpha=cfg["alpha"],
+            beta=cfg["beta"],
+            rho=_rho(cfg),
+            lr=cfg["lr"],
+            conv_channels=cfg["conv_channels"],
+            dense_sizes=cfg["dense_sizes"],
+            batch_size=cfg["batch_size"],
+            max_epochs=cfg["epochs"],
+            device="cpu",
+            random_state=seed,
         ).fit(X, y_index)
         m = Member(est.net_.module_, est.input_offset_, est.input_scale_, est.image_shape_)
         return m, time.perf_counter() - t0
@@ -147,8 +148,12 @@ def train_member(X, y_index, n_classes, cfg, seed, X_unl=None) -> tuple[Member, 
     offset, scale = np.float32(X_all.min()), np.float32(X_all.max() - X_all.min())
     shape = (1, *X.shape[1:])
     config = make_config(
-        input_shape=shape, conv_channels=cfg["conv_channels"], dense_sizes=cfg["dense_sizes"],
-        latent_dim=cfg["n_components"], n_heads=n_classes, norm="batch",
+        input_shape=shape,
+        conv_channels=cfg["conv_channels"],
+        dense_sizes=cfg["dense_sizes"],
+        latent_dim=cfg["n_components"],
+        n_heads=n_classes,
+        norm="batch",
     )
     module = MultiHeadVAE(config)
     member = Member(module, offset, scale, shape)
@@ -161,9 +166,7 @@ def train_member(X, y_index, n_classes, cfg, seed, X_unl=None) -> tuple[Member, 
     steps_per_epoch = math.ceil(n / bs)
     epochs = max(cfg["epochs"], math.ceil(cfg["min_steps"] / steps_per_epoch))
     total = epochs * steps_per_epoch
-    sched = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total) if cfg["cosine"] else None
-    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total) if cfg["cosine"] else None
     rho, aug = _rho(cfg), cfg["aug"]
     w = {"kl": 1.0, "mse": cfg["alpha"], "rep": cfg["beta"]}
     ubs = bs  # unlabelled rows per step, drawn at random from the pool
@@ -222,8 +225,9 @@ def unlabelled_loss(module, x, mus, logvars, cfg, rho, w, gen) -> torch.Tensor:
             t = dcsae_loss_terms(x, x_hat, mus, logvars, yl, rho=rho)
             per_label.append(sum(w[kk] * t[kk] for kk in w))
         else:
-            per_label.append(w["mse"] * reconstruction_error(x, x_hat)
-                             + kl_to_standard_normal(mu, lv))
+            per_label.append(
+                w["mse"] * reconstruction_error(x, x_hat) + kl_to_standard_normal(mu, lv)
+            )
     L = torch.stack(per_label, 1)  # (n, K)
     return (-torch.logsumexp(-L, dim=1) + math.log(k)).mean()
 
@@ -272,8 +276,7 @@ def evaluate(members, Xd, yd, recipients, *, tta_aug=None, tta_views=0, seed=0) 
                 if len(members) > 1:
                     # expected single-encoder score: every member's own score, averaged
                     each = [scores(yr, (dk > 0).astype(int), dk) for dk in dec]
-                    res["member_mean"] = {k: float(np.mean([e[k] for e in each]))
-                                          for k in each[0]}
+                    res["member_mean"] = {k: float(np.mean([e[k] for e in each])) for k in each[0]}
                     d = dec.mean(0)
                     res["ens"] = scores(yr, (d > 0).astype(int), d)
                     Fc = np.concatenate(Fr[r], 1)

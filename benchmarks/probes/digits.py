@@ -19,7 +19,6 @@ import argparse
 import time
 
 import numpy as np
-
 from _common import RESULTS, append_rows, read_rows, stamp, train_members
 from probe import full_config
 
@@ -43,15 +42,17 @@ def run_job(name, task, n, seed):
     keep = np.isin(y, TASKS[task])
     X, y = X[keep].reshape(-1, 8, 8), np.searchsorted(TASKS[task], y[keep])
     rng = np.random.default_rng(seed)
-    donor = np.sort(np.concatenate(
-        [rng.choice(np.flatnonzero(y == c), n, replace=False) for c in np.unique(y)]))
+    donor = np.sort(
+        np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False) for c in np.unique(y)])
+    )
     rest = np.setdiff1d(np.arange(len(y)), donor)
     Xd, yd, Xr, yr = X[donor], y[donor], X[rest], y[rest]
     t0 = time.perf_counter()
     members, secs = train_members(Xd, yd, len(TASKS[task]), cfg, seed)
-    makers = {"svc": lambda: SVC(decision_function_shape="ovr"),
-              "std_svc": lambda: make_pipeline(StandardScaler(),
-                                               SVC(decision_function_shape="ovr"))}
+    makers = {
+        "svc": lambda: SVC(decision_function_shape="ovr"),
+        "std_svc": lambda: make_pipeline(StandardScaler(), SVC(decision_function_shape="ovr")),
+    }
     res = {}
     views = [(0, "")] + ([(cfg["tta"], "_tta")] if cfg["tta"] else [])
     for nv, suffix in views:
@@ -59,16 +60,23 @@ def run_job(name, task, n, seed):
         Fr = [m.features(Xr, cfg["aug"], nv, seed + 7) for m in members]
         for v, make in makers.items():
             decs = np.stack([make().fit(F, yd).decision_function(G) for F, G in zip(Fd, Fr)])
-            res[v + suffix] = {"single": accuracy_of(decs[0], yr),
-                               "member_mean": float(np.mean([accuracy_of(d, yr) for d in decs])),
-                               "ens": accuracy_of(decs.mean(0), yr)}
+            res[v + suffix] = {
+                "single": accuracy_of(decs[0], yr),
+                "member_mean": float(np.mean([accuracy_of(d, yr) for d in decs])),
+                "ens": accuracy_of(decs.mean(0), yr),
+            }
     pca = make_pipeline(PCA(n_components=0.95, random_state=seed), SVC())
     pca.fit(Xd.reshape(len(Xd), -1), yd)
     return {
-        "config": name, "task": task, "n": n, "seed": seed,
-        "fit_s_member": [round(s, 2) for s in secs], "job_s": round(time.perf_counter() - t0, 1),
+        "config": name,
+        "task": task,
+        "n": n,
+        "seed": seed,
+        "fit_s_member": [round(s, 2) for s in secs],
+        "job_s": round(time.perf_counter() - t0, 1),
         "eval": res,
-        "pixels_pca": float(pca.score(Xr.reshape(len(Xr), -1), yr)), **stamp(),
+        "pixels_pca": float(pca.score(Xr.reshape(len(Xr), -1), yr)),
+        **stamp(),
     }
 
 
@@ -89,9 +97,17 @@ def main():
                         continue
                     row = run_job(name, task, n, seed)
                     append_rows(a.results, [row])
-                    print(name, task, n, seed, row["fit_s_member"][0],
-                          {k: v for k, v in row["eval"].items()},
-                          "pca", round(row["pixels_pca"], 3), flush=True)
+                    print(
+                        name,
+                        task,
+                        n,
+                        seed,
+                        row["fit_s_member"][0],
+                        {k: v for k, v in row["eval"].items()},
+                        "pca",
+                        round(row["pixels_pca"], 3),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

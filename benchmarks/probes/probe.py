@@ -26,12 +26,12 @@ import json
 import time
 
 import numpy as np
-
 from _common import (
     BASE,
     RESULTS,
     append_rows,
     donor_indices,
+    evaluate,
     load_dataset,
     pixels_pca,
     read_rows,
@@ -39,7 +39,6 @@ from _common import (
     scores,
     stamp,
     train_members,
-    evaluate,
 )
 
 AUG = {"rot": 10.0, "shift": 0.07, "scale": 0.05}
@@ -50,24 +49,62 @@ CONFIGS = {
     "aug_d8": {"K": 5, "aug": AUG, "tta": 4, "n_components": 8, "rho_per_dim": 2.5},
     "d8": {"K": 5, "n_components": 8, "rho_per_dim": 2.5},
     "aug_cos_s1500": {"K": 5, "aug": AUG, "tta": 4, "cosine": True, "min_steps": 1500},
-    "aug_cos_s1500_d8": {"K": 5, "aug": AUG, "tta": 4, "cosine": True, "min_steps": 1500,
-                         "n_components": 8, "rho_per_dim": 2.5},
-    "aug_cos_s1500_wd": {"K": 5, "aug": AUG, "tta": 4, "cosine": True, "min_steps": 1500,
-                         "weight_decay": 1e-4},
+    "aug_cos_s1500_d8": {
+        "K": 5,
+        "aug": AUG,
+        "tta": 4,
+        "cosine": True,
+        "min_steps": 1500,
+        "n_components": 8,
+        "rho_per_dim": 2.5,
+    },
+    "aug_cos_s1500_wd": {
+        "K": 5,
+        "aug": AUG,
+        "tta": 4,
+        "cosine": True,
+        "min_steps": 1500,
+        "weight_decay": 1e-4,
+    },
     "smoke": {"K": 2, "epochs": 2, "aug": AUG, "tta": 1},
     "smoke_semi": {"K": 1, "epochs": 2, "semi": "lse"},
     # semi-supervised (use with --pool)
     # ablation of the candidate: the same steps/schedule/latent without augmentation (K=3)
-    "cos_s1500_d8": {"K": 3, "cosine": True, "min_steps": 1500, "n_components": 8,
-                     "rho_per_dim": 2.5},
+    "cos_s1500_d8": {
+        "K": 3,
+        "cosine": True,
+        "min_steps": 1500,
+        "n_components": 8,
+        "rho_per_dim": 2.5,
+    },
     # K=1 to save time (machine shared, load 5-8 on 2 cores); the supervised control uses the
     # same split, steps, schedule and latent as the candidate aug_cos_s1500_d8
-    "semi_sup_d8": {"K": 1, "aug": AUG, "cosine": True, "min_steps": 1500, "n_components": 8,
-                    "rho_per_dim": 2.5},
-    "semi_lse_d8": {"K": 1, "aug": AUG, "cosine": True, "min_steps": 1500, "n_components": 8,
-                    "rho_per_dim": 2.5, "semi": "lse"},
-    "semi_recon_d8": {"K": 1, "aug": AUG, "cosine": True, "min_steps": 1500, "n_components": 8,
-                      "rho_per_dim": 2.5, "semi": "recon"},
+    "semi_sup_d8": {
+        "K": 1,
+        "aug": AUG,
+        "cosine": True,
+        "min_steps": 1500,
+        "n_components": 8,
+        "rho_per_dim": 2.5,
+    },
+    "semi_lse_d8": {
+        "K": 1,
+        "aug": AUG,
+        "cosine": True,
+        "min_steps": 1500,
+        "n_components": 8,
+        "rho_per_dim": 2.5,
+        "semi": "lse",
+    },
+    "semi_recon_d8": {
+        "K": 1,
+        "aug": AUG,
+        "cosine": True,
+        "min_steps": 1500,
+        "n_components": 8,
+        "rho_per_dim": 2.5,
+        "semi": "recon",
+    },
 }
 
 
@@ -111,24 +148,38 @@ def run_job(name, dataset, n, seed, pool_size):
         model = Pipeline([("pca", pca), ("svc", SVC())])
         model.steps[1][1].fit(pca.transform(Xd.reshape(len(Xd), -1)), yd)
         extra["pool_pca"] = {
-            r: scores(yr, model.predict(Xr.reshape(len(Xr), -1)),
-                      model.decision_function(Xr.reshape(len(Xr), -1)))
+            r: scores(
+                yr,
+                model.predict(Xr.reshape(len(Xr), -1)),
+                model.decision_function(Xr.reshape(len(Xr), -1)),
+            )
             for r, (Xr, yr) in recipients.items()
         }
     classes, y_index = np.unique(yd, return_inverse=True)
     t0 = time.perf_counter()
     members, secs = train_members(Xd, y_index, len(classes), cfg, seed, X_unl)
-    ev = evaluate(members, Xd, y_index, {r: (Xr, np.searchsorted(classes, yr))
-                                         for r, (Xr, yr) in recipients.items()},
-                  tta_aug=cfg["aug"], tta_views=cfg["tta"], seed=seed)
+    ev = evaluate(
+        members,
+        Xd,
+        y_index,
+        {r: (Xr, np.searchsorted(classes, yr)) for r, (Xr, yr) in recipients.items()},
+        tta_aug=cfg["aug"],
+        tta_views=cfg["tta"],
+        seed=seed,
+    )
     row = {
-        "config": name, "dataset": dataset, "n": n, "seed": seed, "pool": pool_size,
+        "config": name,
+        "dataset": dataset,
+        "n": n,
+        "seed": seed,
+        "pool": pool_size,
         "cfg": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
         "fit_s_member": [round(s, 2) for s in secs],
         "job_s": round(time.perf_counter() - t0, 1),
         "eval": {f"{v}|{r}": res for (v, r), res in ev.items()},
         "pixels_pca": pixels_pca(Xd, yd, recipients, seed),
-        **extra, **stamp(),
+        **extra,
+        **stamp(),
     }
     return row
 
@@ -142,8 +193,10 @@ def main():
     p.add_argument("--pool", type=int, default=0)
     p.add_argument("--results", default=str(RESULTS / "probes.jsonl"))
     a = p.parse_args()
-    done = {(r["config"], r["dataset"], r["n"], r["seed"], r.get("pool", 0))
-            for r in read_rows(a.results)}
+    done = {
+        (r["config"], r["dataset"], r["n"], r["seed"], r.get("pool", 0))
+        for r in read_rows(a.results)
+    }
     for dataset in a.datasets:
         for seed in a.seeds:
             for n in a.sizes:
@@ -154,13 +207,25 @@ def main():
                     row = run_job(name, dataset, n, seed, a.pool)
                     append_rows(a.results, [row])
                     accs = {k: round(v["single"]["accuracy"], 3) for k, v in row["eval"].items()}
-                    ens = {k: round(v["ens"]["accuracy"], 3) for k, v in row["eval"].items()
-                           if "ens" in v}
-                    print(json.dumps({"key": key, "fit_s": row["fit_s_member"],
-                                      "single": accs, "ens": ens,
-                                      "pca": {r: round(v["accuracy"], 3)
-                                              for r, v in row["pixels_pca"].items()}}),
-                          flush=True)
+                    ens = {
+                        k: round(v["ens"]["accuracy"], 3)
+                        for k, v in row["eval"].items()
+                        if "ens" in v
+                    }
+                    print(
+                        json.dumps(
+                            {
+                                "key": key,
+                                "fit_s": row["fit_s_member"],
+                                "single": accs,
+                                "ens": ens,
+                                "pca": {
+                                    r: round(v["accuracy"], 3) for r, v in row["pixels_pca"].items()
+                                },
+                            }
+                        ),
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

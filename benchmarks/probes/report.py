@@ -11,7 +11,6 @@ import argparse
 from collections import defaultdict
 
 import numpy as np
-
 from _common import RESULTS, read_rows
 
 
@@ -39,8 +38,11 @@ def probe_tables(path, metric="accuracy", variants=("svc", "std_svc", "std_svc_t
                 base_t[r["n"]].append(float(np.median(r["fit_s_member"])))
         cols = [(n, rec) for n in sizes for rec in recs]
         out.append(f"\n### {dataset}, pool={pool}, metric={metric}\n")
-        out.append("| config | classifier | members | " + " | ".join(
-            f"n={n} {rec}" for n, rec in cols) + " | fit s/member (n: s, x base) |")
+        out.append(
+            "| config | classifier | members | "
+            + " | ".join(f"n={n} {rec}" for n, rec in cols)
+            + " | fit s/member (n: s, x base) |"
+        )
         out.append("|" + " --- |" * (len(cols) + 4))
         configs = sorted({r["config"] for r in rs}, key=lambda c: (c != "base", c))
         for c in configs:
@@ -56,15 +58,21 @@ def probe_tables(path, metric="accuracy", variants=("svc", "std_svc", "std_svc_t
                     cells = []
                     any_val = False
                     for n, rec in cols:
-                        vals = [r["eval"][f"{v}|{rec}"][agg][metric] for r in cr
-                                if r["n"] == n and f"{v}|{rec}" in r["eval"]
-                                and agg in r["eval"][f"{v}|{rec}"]]
+                        vals = [
+                            r["eval"][f"{v}|{rec}"][agg][metric]
+                            for r in cr
+                            if r["n"] == n
+                            and f"{v}|{rec}" in r["eval"]
+                            and agg in r["eval"][f"{v}|{rec}"]
+                        ]
                         any_val |= bool(vals)
                         cells.append(ms(vals))
                     if any_val:
                         k = cr[0]["cfg"]["K"]
-                        out.append(f"| {c} | {v} | {'1 (member 0)' if agg == 'single' else f'{k} ({agg})'}"
-                                   f" | " + " | ".join(cells) + f" | {'; '.join(times)} |")
+                        out.append(
+                            f"| {c} | {v} | {'1 (member 0)' if agg == 'single' else f'{k} ({agg})'}"
+                            f" | " + " | ".join(cells) + f" | {'; '.join(times)} |"
+                        )
         for base_name in ("pixels_pca", "pool_pca"):
             cells, any_val = [], False
             for n, rec in cols:
@@ -87,8 +95,9 @@ def digits_tables(path):
     sizes = sorted({r["n"] for r in rows})
     out = ["\n### load_digits sanity (accuracy, recipient = the task's other images)\n"]
     cols = [(n, t) for n in sizes for t in tasks]
-    out.append("| config | classifier | members | " + " | ".join(f"n={n} {t}" for n, t in cols)
-               + " |")
+    out.append(
+        "| config | classifier | members | " + " | ".join(f"n={n} {t}" for n, t in cols) + " |"
+    )
     out.append("|" + " --- |" * (len(cols) + 3))
     for c in sorted({r["config"] for r in rows}, key=lambda c: (c != "base", c)):
         cr = [r for r in rows if r["config"] == c]
@@ -96,13 +105,19 @@ def digits_tables(path):
             for agg in ("single", "member_mean", "ens"):
                 cells, any_val = [], False
                 for n, t in cols:
-                    vals = [r["eval"][v][agg] for r in cr
-                            if r["n"] == n and r["task"] == t and v in r["eval"]]
+                    vals = [
+                        r["eval"][v][agg]
+                        for r in cr
+                        if r["n"] == n and r["task"] == t and v in r["eval"]
+                    ]
                     any_val |= bool(vals)
                     cells.append(ms(vals))
                 if any_val:
-                    out.append(f"| {c} | {v} | {'1 (member 0)' if agg == 'single' else f'K ({agg})'} | "
-                               + " | ".join(cells) + " |")
+                    out.append(
+                        f"| {c} | {v} | {'1 (member 0)' if agg == 'single' else f'K ({agg})'} | "
+                        + " | ".join(cells)
+                        + " |"
+                    )
     cells = []
     for n, t in cols:
         seen = {r["seed"]: r["pixels_pca"] for r in rows if r["n"] == n and r["task"] == t}
