@@ -37,7 +37,12 @@ def add_parser(sub) -> None:
         help="a MedMNIST-layout .npz (e.g. pneumoniamnist.npz) instead of the embedded digits",
     )
     p.add_argument("--n-per-class", type=int, default=20, help="donor images per class (20)")
-    p.add_argument("--epochs", type=int, default=40, help="training epochs (40)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="fewest training epochs (default: the estimator's, with its step budget)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     add_device_option(p)
     p.add_argument(
@@ -108,7 +113,7 @@ def run_demo(
     *,
     data=None,
     n_per_class=20,
-    max_epochs=40,
+    max_epochs=None,
     random_state=0,
     device="auto",
     out_dir=None,
@@ -124,8 +129,8 @@ def run_demo(
         else scikit-learn's bundled digits ('3' vs '8').
     n_per_class : int, default=20
         Donor images per class.
-    max_epochs : int, default=40
-        Training epochs.
+    max_epochs : int, default=None
+        Fewest training epochs; None keeps the estimator's default.
     random_state : int, default=0
         Seed for the donor sample and the training.
     device : str, default="auto"
@@ -155,16 +160,9 @@ def run_demo(
         "unlabelled images."
     )
 
-    small = Xd.shape[-1] < 16
-    donor = DCSAETransformer(
-        conv_channels=(32, 16),
-        dense_sizes=(128,) if small else (256,),
-        max_epochs=max_epochs,
-        batch_size=8 if small else 16,
-        device=device,
-        random_state=random_state,
-        verbose=verbose,
-    )
+    # the defaults, as a new user gets them (the network suits the image size)
+    params = {} if max_epochs is None else {"max_epochs": max_epochs}
+    donor = DCSAETransformer(device=device, random_state=random_state, verbose=verbose, **params)
     start = time.perf_counter()
     donor.fit(Xd, yd)
     fit_seconds = time.perf_counter() - start
