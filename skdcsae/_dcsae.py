@@ -204,8 +204,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
     ...                          random_state=0)
     >>> model = make_pipeline(dcsae, SVC()).fit(X[:200], y[:200])
-    >>> dcsae.transform(X[:3]).shape
-    (3, 4)
+    >>> dcsae.transform(X[:3]).shape  # 8 latent dimensions per class head
+    (3, 16)
     >>> bool(model.score(X[200:], y[200:]) > 0.9)
     True
     """

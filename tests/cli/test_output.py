@@ -122,7 +122,7 @@ def test_quiet_inspect_and_audit_still_print_their_result(kits, digits01, tmp_pa
 
 
 def test_quiet_demo_prints_only_its_result(tmp_path, capsys):
-    args = ["demo", "--epochs", "2", "--n-per-class", "5", "--out-dir", str(tmp_path)]
+    args = ["demo", "--epochs", "2", "--n-per-class", "10", "--out-dir", str(tmp_path)]
     assert main([*args, "--device", "cpu", "-q"]) == 0
     captured = capsys.readouterr()
     assert re.fullmatch(r"accuracy \d\.\d{3} \(balanced \d\.\d{3}\) on \d+ recipient images\n",
