@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._files import atomic_write_bytes
+from .._progress import progress_bar
 from .._sanitize import csv_cell, terminal_text
 
 __all__ = ["Outputs", "add_review_options", "check_outputs", "label_and_write"]
@@ -203,9 +204,13 @@ def label_and_write(labeler, X, names, y_true, outputs: Outputs, *, source=None,
     """
     if len(X) == 0:
         raise ValueError(f"there are no images to label in {terminal_text(source or 'the data')}")
-    result = labeler.label(
-        X, review_fraction=outputs.review_fraction, min_confidence=outputs.min_confidence
-    )
+    with progress_bar(len(X), desc="labelling", unit="image", quiet=quiet) as bar:
+        result = labeler.label(
+            X,
+            review_fraction=outputs.review_fraction,
+            min_confidence=outputs.min_confidence,
+            progress=bar.update,
+        )
     names = [str(n) for n in names]
     files = [(outputs.out, labels_csv(names, result, outputs.review))]
     if outputs.review_out is not None:

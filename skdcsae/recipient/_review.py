@@ -131,7 +131,7 @@ def review_mask(confidence, *, review_fraction=None, min_confidence=None):
 class ReviewMixin:
     """``label()`` for :class:`~skdcsae.RecipientLabeler`: labels, confidence and review."""
 
-    def label(self, X, *, review_fraction=None, min_confidence=None):
+    def label(self, X, *, review_fraction=None, min_confidence=None, progress=None):
         """Label images and pick the ones a person should check, from one encoding pass.
 
         Parameters
@@ -146,6 +146,9 @@ class ReviewMixin:
             Send every image whose label has a probability below this to review. Given with
             ``review_fraction``, an image is flagged when either rule flags it; with neither,
             nothing is flagged.
+        progress : callable, default=None
+            Called with the number of images encoded after each batch (e.g. a progress bar's
+            ``update``).
 
         Returns
         -------
@@ -193,7 +196,14 @@ class ReviewMixin:
                 "classifier or one with predict_proba."
             )
         check_is_fitted(self, "encoder_")
-        members = self._member_features(self._check_X(X))  # the only encoding pass
+        X = self._check_X(X)
+        step = self.batch_size
+        batches = []
+        for start in range(0, len(X), step):  # the only encoding pass, batch by batch
+            batches.append(self._member_features(X[start : start + step]))
+            if progress is not None:
+                progress(len(batches[-1][0]))
+        members = [np.concatenate(parts) for parts in zip(*batches, strict=True)]
         if len(members) == 1:
             features = members[0]
             proba = self.classifier_.predict_proba(features)

@@ -66,7 +66,8 @@ def donor_npz(digits01, tmp_path):
 
 def donor_args(npz, tmp_path, *extra):
     return ["donor", str(npz), "--out", str(tmp_path / "kit.joblib"), "--epochs", "3",
-            "--arch", "light", "--dense-sizes", "16", "--device", "cpu", *extra]  # fmt: skip
+            "--steps", "0", "--arch", "light", "--dense-sizes", "16", "--device", "cpu",
+            *extra]  # fmt: skip
 
 
 def test_piped_output_has_no_colour_codes_and_no_bars(donor_npz, tmp_path, capsys):
