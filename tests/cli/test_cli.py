@@ -110,7 +110,7 @@ def test_donor_inspect_recipient_round_trip(small_npz, tmp_path):
         check=False,
     )
     assert again.returncode == 2 and "--force" in again.stderr
-    again = run_cli("donor", small_npz, "--out", kit, "--epochs", 1, check=False)
+    again = run_cli("donor", small_npz, "--out", kit, "--epochs", 1, "--steps", 0, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
     # a wrong key is refused, in one line
     bad = tmp_path / "bad.key"
@@ -129,7 +129,7 @@ def _auc(stdout: str) -> float:
 
 @pytest.mark.realdata
 def test_donor_release_and_audit(small_npz, tmp_path):
-    common = ["--n-per-class", 30, "--epochs", 8, "--device", "cpu", "--quiet"]
+    common = ["--n-per-class", 30, "--epochs", 8, "--steps", 0, "--device", "cpu", "--quiet"]
     audit_args = ["--members", small_npz, "--n-per-class", 30, "--seed", 0]
     audit_args += ["--non-members", small_npz, "--eval", small_npz, "--device", "cpu"]
     per_image = tmp_path / "per_image.joblib"
@@ -159,7 +159,7 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     )  # fmt: skip
     assert noisy.returncode == 2 and "--feature-noise needs --clip-norm" in noisy.stderr
     few = run_cli("donor", small_npz, "--out", tmp_path / "f.joblib", "--n-per-class", 5,
-                  "--epochs", 1, "--device", "cpu", check=False)  # fmt: skip
+                  "--epochs", 1, "--steps", 0, "--device", "cpu", check=False)  # fmt: skip
     assert few.returncode == 2 and len(few.stderr.strip().splitlines()) == 1, few.stderr
     assert "--release per_image" in few.stderr and "smaller --min-count" in few.stderr
     assert "Trained" not in few.stdout  # refused before training
