@@ -112,7 +112,8 @@ def test_cli_donor_records_how_folder_images_were_prepared(tmp_path, capsys):
         image.save(folder / f"{i:02d}.png")
     kit = tmp_path / "kit.joblib"
     args = ["donor", str(tmp_path / "donor"), "--out", str(kit), "--image-size", "8",
-            "--n-per-class", "20", "--epochs", "1", "--steps", "0", "--device", "cpu", "-q"]  # fmt: skip
+            "--n-per-class", "20", "--epochs", "1", "--steps", "0", "--device", "cpu",
+            "-q"]  # fmt: skip
     with pytest.warns(UserWarning, match="resized"):
         assert main(args) == 0
     prep = load_donor_kit(kit).image_preparation
