@@ -273,7 +273,10 @@ def _verify(fields: dict, key: bytes | None) -> SignatureStatus:
     signature = fields.get("hmac_sha256")
     if key is not None:
         if signature is None:
-            raise DonorKitError("signed kit expected: a key was given, but the kit is unsigned")
+            raise DonorKitError(
+                "signed kit expected: a key was given, but the kit is unsigned; ask the donor to "
+                "sign it with the shared key (export_donor_kit(..., key=...))"
+            )
         if not hmac.compare_digest(_hmac(key, parts), signature):
             raise DonorKitError(
                 "the kit's HMAC-SHA256 signature does not match this key: it was signed with "

@@ -190,7 +190,10 @@ def verify_donor_kit(kit, *, key=None, limits=None) -> DonorKit:
             )
         if key is not None:
             if signature is None:
-                raise DonorKitError("signed kit expected: a key was given, but the kit is unsigned")
+                raise DonorKitError(
+                    "signed kit expected: a key was given, but the kit is unsigned; ask the "
+                    "donor to sign it with the shared key (export_donor_kit(..., key=...))"
+                )
             if not hmac.compare_digest(
                 fresh.hmac_sha256.encode(), signature.encode("utf-8", "replace")
             ):

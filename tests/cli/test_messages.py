@@ -102,7 +102,8 @@ def test_feature_noise_without_clip_norm(digits01, tmp_path, capsys):
     X, y = digits01
     data = save_npz(tmp_path / "d.npz", X[:40], y[:40])
     status, _, err = run(["donor", data, "--out", tmp_path / "k.joblib", "--epochs", 1,
-                          "--steps", 0, "--feature-noise", 1, "--device", "cpu", "-q"],
+                          "--steps", 0, "--release", "per_image", "--feature-noise", 1,
+                          "--device", "cpu", "-q"],
                          capsys)  # fmt: skip
     assert status == 2
     assert_flag_not_python(err, "--feature-noise needs --clip-norm", "clip_norm", "feature_noise")
