@@ -13,7 +13,7 @@ import pytest
 from skdcsae.datasets import fetch_medmnist, get_data_home, load_medmnist_npz
 from skdcsae.datasets._medmnist import binarize_labels, medmnist_url
 
-from .conftest import shared_data_file
+from ..conftest import shared_data_file
 
 PNEUMONIA_SIZES = {"train": 4708, "val": 524, "test": 624}
 
