@@ -168,11 +168,13 @@ def _md_inline(text: str) -> str:
 def _md_table(rows: list[str]) -> list[str]:
     cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
     header, body = cells[0], [r for r in cells[2:]]
-    # Columns as wide as their content (not equal shares of the page); the CSS keeps the
-    # figures on one line and scrolls a table wider than the page instead of squeezing it.
+    # Columns as wide as their content (not equal shares of the page); the CSS scrolls a table
+    # that is still wider than the page instead of squeezing it.
     out = [".. list-table::", "   :header-rows: 1", "   :widths: auto", "   :class: sk-results", ""]
     for row in [header, *body]:
         row = row + [""] * (len(header) - len(row))
+        # "0.916 ± 0.004" may break before the "±" (two lines in a narrow column), not after it
+        row = [c.replace(" ± ", " \N{PLUS-MINUS SIGN}\N{NO-BREAK SPACE}") for c in row]
         out.append("   * - " + _md_inline(row[0]))
         out += ["     - " + _md_inline(c) for c in row[1 : len(header)]]
     return [*out, ""]
