@@ -43,6 +43,8 @@ root_doc = "index"
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"
+# Long signatures one parameter per line: on one line they were wider than the page.
+maximum_signature_line_length = 68
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -161,6 +163,9 @@ _ACRONYMS = r"\b(roc|auc|rss|cpu|gpu)\b"
 
 
 def _md_inline(text: str) -> str:
+    # Outside code, "path@commit" is not an e-mail address: keep docutils from linking it.
+    parts = re.split(r"(`[^`]+`)", text)
+    text = "".join(p if p.startswith("`") else re.sub(r"(\w)@(\w)", r"\1\\@\2", p) for p in parts)
     text = re.sub(r"`([^`]+)`", r"``\1``", text)
     return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"`\1 <\2>`__", text)
 
