@@ -37,9 +37,9 @@ from skdcsae import (
 )
 from skdcsae.datasets import load_demo_digits
 
-X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1), shape (n, 8, 8)
+X, y = load_demo_digits()  # digits '3' vs '8' (labels 3 and 8), shape (n, 8, 8)
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 small = {

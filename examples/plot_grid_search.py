@@ -22,9 +22,9 @@ from sklearn.svm import SVC
 from skdcsae import DCSAETransformer
 from skdcsae.datasets import load_demo_digits
 
-X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1), 8x8 images
+X, y = load_demo_digits()  # digits '3' vs '8' (labels 3 and 8), 8x8 images
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 model = Pipeline(
@@ -34,7 +34,7 @@ model = Pipeline(
             DCSAETransformer(
                 conv_channels=(16, 8),
                 dense_sizes=(64,),
-                max_epochs=20,
+                max_epochs=20, min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,

@@ -24,16 +24,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skdcsae import DCSAETransformer
-from skdcsae.datasets import load_demo_digits
-from skdcsae.datasets import load_image_folder
+from skdcsae.datasets import load_demo_digits, load_image_folder
 
-X, y = load_demo_digits()  # '3' (label 0) vs '8' (label 1); values 0..16
+X, y = load_demo_digits()  # '3' vs '8' (labels 3 and 8); values 0..16
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 root = Path(tempfile.mkdtemp())
-names = ["three", "eight"]
+names = {3: "three", 8: "eight"}
 for i in donor:
     folder = root / "donor" / names[y[i]]
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,7 +48,7 @@ for i in recipient:
 # subfolders become the classes, sorted by name.
 donor_data = load_image_folder(root / "donor", image_size=(8, 8))
 recipient_data = load_image_folder(root / "recipient", image_size=(8, 8))
-print("donor:", donor_data.data.shape, donor_data.data.dtype, list(donor_data.target_names))
+print("donor:", donor_data.data.shape, donor_data.data.dtype, donor_data.target_names.tolist())
 print("recipient:", recipient_data.data.shape, "labels:", recipient_data.target)
 
 # %%
@@ -61,7 +60,7 @@ model = Pipeline(
             DCSAETransformer(
                 conv_channels=(16, 8),
                 dense_sizes=(64,),
-                max_epochs=40,
+                max_epochs=40, min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,
@@ -71,7 +70,7 @@ model = Pipeline(
     ]
 )
 model.fit(donor_data.data, donor_data.target)
-predicted = donor_data.target_names[model.predict(recipient_data.data)]
+predicted = model.predict(recipient_data.data)
 
 # %%
 # The recipient folder has no labels; here we know them, so we can check. File names carry

@@ -19,9 +19,9 @@ from skdcsae import DCSAETransformer, VAETransformer
 from skdcsae.datasets import load_demo_digits
 from skdcsae.plotting import plot_latent_comparison
 
-X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1)
+X, y = load_demo_digits()  # digits '3' vs '8' (labels 3 and 8)
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 40, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 40, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 small = {

@@ -17,7 +17,7 @@ from skdcsae.datasets import load_demo_digits
 
 X, y = load_demo_digits()
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (3, 8)])
 recipient = np.setdiff1d(np.arange(len(y)), donor)
 
 model = Pipeline(
@@ -27,7 +27,7 @@ model = Pipeline(
             DCSAETransformer(
                 conv_channels=(32, 16),
                 dense_sizes=(128,),
-                max_epochs=40,
+                max_epochs=40, min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,

@@ -28,15 +28,16 @@ import numpy as np
 from skdcsae import DCSAETransformer, audit_donor_kit
 from skdcsae.datasets import load_demo_digits
 
-X, y = load_demo_digits()  # digits '3' (label 0) vs '8' (label 1), shape (n, 8, 8)
+X, y = load_demo_digits()  # digits '3' vs '8' (labels 3 and 8), shape (n, 8, 8)
 rng = np.random.default_rng(0)
-donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 60, replace=False) for c in (0, 1)])
+donor = np.concatenate([rng.choice(np.flatnonzero(y == c), 60, replace=False) for c in (3, 8)])
 others = np.setdiff1d(np.arange(len(y)), donor)
 non_members = others[: len(others) // 2]  # images the donor never had
 evaluation = others[len(others) // 2 :]  # labelled images to measure accuracy on
 
 dcsae = DCSAETransformer(
-    conv_channels=(16, 8), dense_sizes=(64,), max_epochs=40, batch_size=8, device="cpu",
+    conv_channels=(16, 8), dense_sizes=(64,), max_epochs=40, min_steps=0, batch_size=8,
+    device="cpu",
     random_state=0,
 ).fit(X[donor], y[donor])  # fmt: skip
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import secrets
 import stat
@@ -221,7 +222,9 @@ def _fsync_folder(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path, *, overwrite, overwrite_hint="pass overwrite=True to replace it"):
+def atomic_writer(
+    path, *, overwrite, overwrite_hint="pass overwrite=True to replace it", encoding=None
+):
     """Write a file atomically: yield a binary file that lands at ``path`` only on success.
 
     The data goes to a new temporary file in the same folder (created exclusively, with the
@@ -239,10 +242,13 @@ def atomic_writer(path, *, overwrite, overwrite_hint="pass overwrite=True to rep
         Replace an existing file. If false an existing ``path`` is never touched.
     overwrite_hint : str, default="pass overwrite=True to replace it"
         How the user allows overwriting, for the error message (a CLI says ``--force``).
+    encoding : str, default=None
+        ``None`` yields a binary file; an encoding (``"utf-8"``) yields a text file in that
+        encoding with ``newline=""``, as :mod:`csv` wants.
 
     Yields
     ------
-    file : io.BufferedWriter
+    file : io.BufferedWriter or io.TextIOWrapper
         The temporary file to write to.
 
     Raises
@@ -267,6 +273,11 @@ def atomic_writer(path, *, overwrite, overwrite_hint="pass overwrite=True to rep
     ...     _ = f.write(b"file,label\\n")
     >>> open(path, "rb").read()
     b'file,label\\n'
+    >>> import csv
+    >>> with atomic_writer(path, overwrite=True, encoding="utf-8") as f:
+    ...     _ = csv.writer(f).writerow(["a.png", "normal"])
+    >>> open(path, "rb").read()
+    b'a.png,normal\\r\\n'
     """
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be a bool, got {overwrite!r}.")
@@ -280,7 +291,13 @@ def atomic_writer(path, *, overwrite, overwrite_hint="pass overwrite=True to rep
     fd = os.open(tmp, flags, 0o666)  # 0o666 & ~umask, as open() would give
     try:
         with os.fdopen(fd, "wb") as handle:
-            yield handle
+            if encoding is None:
+                yield handle
+            else:
+                text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+                yield text
+                text.flush()
+                text.detach()  # leave the binary file open for the fsync below
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:

@@ -11,9 +11,9 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from .._dcsae import DCSAETransformer
-from .._recipient import RecipientLabeler
 from ..datasets import fetch_medmnist, load_demo_digits, load_medmnist_npz
-from ._common import add_device_option
+from ..recipient import RecipientLabeler
+from ._common import add_device_option, add_quiet_option
 
 _EPILOG = """examples:
   skdcsae demo
@@ -45,20 +45,29 @@ def add_parser(sub) -> None:
         default=None,
         help="where to write the kit and labels (default: a new temporary folder)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="show per-epoch losses")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show a progress bar and per-epoch losses"
+    )
+    add_quiet_option(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> None:
-    run_demo(
+    result = run_demo(
         data=args.data,
         n_per_class=args.n_per_class,
         max_epochs=args.epochs,
         random_state=args.seed,
         device=args.device,
         out_dir=args.out_dir,
-        verbose=int(args.verbose),
+        verbose=int(args.verbose and not args.quiet),
+        print_fn=(lambda *a, **k: None) if args.quiet else print,
     )
+    if args.quiet:  # the result, and nothing else
+        print(
+            f"accuracy {result['accuracy']:.3f} (balanced {result['balanced_accuracy']:.3f}) "
+            f"on {result['n_recipient']} recipient images"
+        )
 
 
 __all__ = ["add_parser", "run", "run_demo"]
@@ -159,11 +168,11 @@ def run_demo(
     start = time.perf_counter()
     donor.fit(Xd, yd)
     fit_seconds = time.perf_counter() - start
-    donor.export_donor_kit(kit_path, Xd, yd)
+    kit = donor.export_donor_kit(kit_path, Xd, yd)
     print_fn(
         f"[donor] DC-SAE trained in {fit_seconds:.1f} s on {donor.device_}; kit written to "
-        f"{kit_path} ({kit_path.stat().st_size:,} bytes: encoder + {len(yd)} feature "
-        "vectors, no images)."
+        f"{kit_path} ({kit_path.stat().st_size:,} bytes: encoder + {kit.n_rows} "
+        f"{kit.release.mode} feature rows, no images)."
     )
 
     labeler = RecipientLabeler(kit=kit_path, device=device).fit()

@@ -16,7 +16,9 @@ from sklearn.metrics import roc_curve
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
+from .._base import _store_params
 from .._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
+from .._docstrings import Substitution, shared_docs
 from .._validation import flatten_images
 from ._base import _BaseVAE
 
@@ -34,6 +36,7 @@ def _resolve_pos_label(pos_label, classes: np.ndarray):
     return classes[classes.tolist().index(pos_label)]
 
 
+@Substitution(**shared_docs)
 class AnomalyVAETransformer(_BaseVAE):
     """Anomaly-detection VAE: reconstruction error of a VAE trained on one class.
 
@@ -59,39 +62,21 @@ class AnomalyVAETransformer(_BaseVAE):
     pos_label : int, float, bool or str, default=None
         The class the VAE is trained on when ``y`` is given. None: the greatest label
         (``classes_[-1]``; ``classes_[1]`` for binary labels).
-    image_shape : tuple of int, default=None
-        ``(C, H, W)`` or ``(H, W)`` of flat input rows. Not needed when X is passed as
-        ``(n, H, W)`` or ``(n, C, H, W)``. ``None`` with 2-d X means tabular data (MLP).
-    conv_channels : tuple of int, default=(128, 64, 32, 16)
-        Channels of the conv blocks, as in :class:`~skdcsae.DCSAETransformer`.
-    dense_sizes : tuple of int, default=(2048, 1000, 250)
-        Widths of the dense layers; the decoder mirrors them.
-    norm : {"batch", "group", "instance", "none"}, default="batch"
-        Normalisation in the conv blocks (see :class:`DCSAETransformer`).
-    scaling : {"auto", "minmax", "standard"} or None, default="auto"
-        Input preprocessing learned in ``fit`` (on the training class):
-        ``"auto"`` is ``"minmax"`` for images and ``"standard"`` for tabular data.
+    %(image_shape)s
+    %(vae_architecture)s
+    %(scaling)s
     lr : float, default=1e-3
         Adam learning rate.
     max_epochs : int, default=50
         Training epochs.
+    %(vae_schedule)s
     batch_size : int, default=32
         Mini-batch size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training images (seeded) and stop when the
-        validation loss has not improved for ``n_iter_no_change`` epochs.
-    validation_fraction : float, default=0.1
-        Share held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks passed to the skorch net.
-    device : str, default="auto"
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    %(early_stopping)s
+    %(runtime)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation noise.
-    verbose : int, default=0
-        If non-zero, show a progress bar and the per-epoch loss table.
+    %(verbose)s
 
     Attributes
     ----------
@@ -99,22 +84,11 @@ class AnomalyVAETransformer(_BaseVAE):
         Labels seen in ``fit`` (only when ``y`` was given).
     pos_label_ : object or None
         The class the VAE was trained on; None when fitted without labels.
-    n_features_in_ : int
-        Number of features per sample (``C * H * W`` for images).
-    image_shape_ : tuple of int or None
-        ``(C, H, W)`` of the images, or None for tabular data.
+    %(fitted_attributes)s
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.history.History
         Per-epoch ``train_loss``, ``train_mse`` and ``train_kl``.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        The device the net was trained on.
-    input_offset_, input_scale_ : ndarray
-        The learned input scaling ``(x - input_offset_) / input_scale_``.
-    input_range_ : tuple of float
-        Minimum and maximum value seen in the training images.
 
     See Also
     --------
@@ -155,6 +129,9 @@ class AnomalyVAETransformer(_BaseVAE):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
+        min_steps=0,
+        lr_schedule="constant",
+        augment=False,
         batch_size=32,
         early_stopping=False,
         validation_fraction=0.1,
@@ -164,25 +141,7 @@ class AnomalyVAETransformer(_BaseVAE):
         random_state=None,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.kl_weight = kl_weight
-        self.pos_label = pos_label
-        self.image_shape = image_shape
-        self.conv_channels = conv_channels
-        self.dense_sizes = dense_sizes
-        self.norm = norm
-        self.scaling = scaling
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        _store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

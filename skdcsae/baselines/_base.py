@@ -19,7 +19,7 @@ __all__ = ["_BaseVAE"]
 
 
 class _BaseVAE(_BaseLatentTransformer):
-    """A one-head :class:`~skdcsae._network.MultiHeadVAE` trained with the plain VAE loss."""
+    """A one-head :class:`~skdcsae._nn.MultiHeadVAE` trained with the plain VAE loss."""
 
     _parameter_constraints: dict = {
         **_BaseLatentTransformer._parameter_constraints,

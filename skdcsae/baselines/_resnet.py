@@ -13,8 +13,9 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 from torch import nn
 
-from .._base import _TorchEstimatorMixin
+from .._base import _store_params, _TorchEstimatorMixin
 from .._compat import Interval, _fit_context
+from .._docstrings import Substitution, shared_docs
 
 __all__ = ["ResNet18Classifier"]
 
@@ -124,6 +125,7 @@ class _ResNetNet(NeuralNetClassifier):
         return super().train_step_single(batch, **fit_params)
 
 
+@Substitution(**shared_docs)
 class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Supervised ResNet-18 trained directly on the donor images: the skyline (no privacy).
 
@@ -147,55 +149,29 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     augment : bool, default=False
         Light, seeded training augmentation for images: random horizontal flips (p = 0.5) and
         random shifts of up to 2 pixels (zero fill in the scaled space).
-    scaling : {"auto", "minmax", "standard"} or None, default="auto"
-        Input preprocessing learned in ``fit``: ``"minmax"`` maps the fit data's global
-        [min, max] to [0, 1], ``"standard"`` standardises each feature; ``"auto"`` is
-        ``"minmax"`` for images and ``"standard"`` for tabular data.
+    %(scaling)s
     lr : float, default=1e-3
         Adam learning rate.
     max_epochs : int, default=30
         Training epochs.
     batch_size : int, default=32
         Mini-batch size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified, seeded) and stop when the
-        validation loss has not improved for ``n_iter_no_change`` epochs, restoring the best
-        weights.
-    validation_fraction : float, default=0.1
-        Share of the fit data held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks passed to the skorch net (``(name, callback)`` tuples or callbacks).
-    device : str, default="auto"
-        ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``,
-        ``"cuda:N"`` or ``"mps"``. An unavailable device raises ``ValueError`` at fit.
+    %(early_stopping)s
+    %(runtime)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and augmentation. The same seed gives the same
         predictions on the CPU.
-    verbose : int, default=0
-        If non-zero, show a progress bar and the per-epoch loss table.
+    %(verbose)s
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels seen in ``fit``.
-    n_features_in_ : int
-        Number of features per sample (``C * H * W`` for images).
-    image_shape_ : tuple of int or None
-        ``(C, H, W)`` of the images, or None for tabular data.
+    %(fitted_attributes)s
     net_ : skorch.NeuralNetClassifier
         The trained skorch net; ``net_.module_`` is the torch ResNet.
     history_ : skorch.history.History
         Per-epoch ``train_loss`` (and ``valid_loss``, ``valid_acc`` with early stopping).
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        The device the net was trained on.
-    input_offset_, input_scale_ : ndarray
-        The learned input scaling ``(x - input_offset_) / input_scale_``.
-    input_range_ : tuple of float
-        Minimum and maximum value seen in the fit data.
 
     See Also
     --------
@@ -243,20 +219,7 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
     ):
-        self.width = width
-        self.image_shape = image_shape
-        self.augment = augment
-        self.scaling = scaling
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        _store_params(self, locals())
 
     def _module_input_shape(self) -> tuple[int, ...]:
         return self.image_shape_ if self.image_shape_ is not None else (1, 1, self.n_features_in_)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
+from .._base import _store_params
 from .._compat import _fit_context
+from .._docstrings import Substitution, shared_docs
 from ._base import _BaseVAE
 
 __all__ = ["VAETransformer"]
 
 
+@Substitution(**shared_docs)
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     """Standard VAE baseline: unsupervised latent means as features.
 
@@ -34,65 +37,31 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         evidence lower bound of a unit-variance Gaussian decoder (up to a factor 2).
     kl_weight : float, default=1.0
         Weight of the KL term that pulls the posterior to N(0, I).
-    image_shape : tuple of int, default=None
-        ``(C, H, W)`` or ``(H, W)`` of flat input rows. Not needed when X is passed as
-        ``(n, H, W)`` or ``(n, C, H, W)``. ``None`` with 2-d X means tabular data: an MLP
-        encoder is used instead of the conv encoder.
-    conv_channels : tuple of int, default=(128, 64, 32, 16)
-        Channels of the conv blocks (3x3 conv, norm, LeakyReLU 0.1, 2x2 max-pool), as in
-        :class:`~skdcsae.DCSAETransformer`.
-    dense_sizes : tuple of int, default=(2048, 1000, 250)
-        Widths of the dense layers between the conv blocks (or the input) and the latent head.
-        The decoder mirrors them.
-    norm : {"batch", "group", "instance", "none"}, default="batch"
-        Normalisation in the conv blocks (see :class:`DCSAETransformer`).
-    scaling : {"auto", "minmax", "standard"} or None, default="auto"
-        Input preprocessing learned in ``fit``: ``"minmax"`` maps the fit data's global
-        [min, max] to [0, 1], ``"standard"`` standardises each feature; ``"auto"`` is
-        ``"minmax"`` for images and ``"standard"`` for tabular data.
+    %(image_shape)s
+    %(vae_architecture)s
+    %(scaling)s
     lr : float, default=1e-3
         Adam learning rate.
     max_epochs : int, default=50
         Training epochs.
+    %(vae_schedule)s
     batch_size : int, default=32
         Mini-batch size.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (seeded) and stop when the validation loss
-        has not improved for ``n_iter_no_change`` epochs, restoring the best weights.
-    validation_fraction : float, default=0.1
-        Share of the fit data held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Patience of early stopping, in epochs.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks passed to the skorch net (``(name, callback)`` tuples or callbacks).
-    device : str, default="auto"
-        ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``,
-        ``"cuda:N"`` or ``"mps"``. An unavailable device raises ``ValueError`` at fit.
+    %(early_stopping)s
+    %(runtime)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation noise. The same seed
         gives the same output on the CPU.
-    verbose : int, default=0
-        If non-zero, show a progress bar and the per-epoch loss table.
+    %(verbose)s
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of features per sample (``C * H * W`` for images).
-    image_shape_ : tuple of int or None
-        ``(C, H, W)`` of the images, or None for tabular data.
+    %(fitted_attributes)s
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module (``.encoder``,
         ``.decoder``).
     history_ : skorch.history.History
         Per-epoch ``train_loss`` and the loss terms ``train_mse`` and ``train_kl``.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : str
-        The device the net was trained on.
-    input_offset_, input_scale_ : ndarray
-        The learned input scaling ``(x - input_offset_) / input_scale_``.
-    input_range_ : tuple of float
-        Minimum and maximum value seen in the fit data.
 
     See Also
     --------
@@ -135,6 +104,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
+        min_steps=0,
+        lr_schedule="constant",
+        augment=False,
         batch_size=32,
         early_stopping=False,
         validation_fraction=0.1,
@@ -144,24 +116,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         random_state=None,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.alpha = alpha
-        self.kl_weight = kl_weight
-        self.image_shape = image_shape
-        self.conv_channels = conv_channels
-        self.dense_sizes = dense_sizes
-        self.norm = norm
-        self.scaling = scaling
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.callbacks = callbacks
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+        _store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

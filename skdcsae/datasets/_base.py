@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .._files import atomic_writer, open_regular_file
+from .._sanitize import terminal_text
 
 __all__ = ["file_md5", "get_data_home"]
 
@@ -19,6 +21,9 @@ DATA_HOME_ENV = "SKDCSAE_DATA"
 
 _CHUNK = 1 << 20
 _DOWNLOAD_TIMEOUT = 60  # seconds without data before a download is abandoned
+#: Largest dataset file downloaded or checksummed (the largest MedMNIST+ file used here,
+#: a 224x224 split archive, is a few hundred megabytes).
+MAX_DATASET_BYTES = 4 << 30
 
 
 def get_data_home(data_home=None) -> str:
@@ -68,57 +73,67 @@ def get_data_home(data_home=None) -> str:
 
 
 def file_md5(path) -> str:
-    """MD5 hex digest of a file, read in chunks."""
+    """MD5 hex digest of a regular file of at most :data:`MAX_DATASET_BYTES`, in chunks."""
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
+    with open_regular_file(path, max_bytes=MAX_DATASET_BYTES) as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
+def _copy_at_most(source, out, digest, max_bytes: int) -> bool:
+    """Copy ``source`` to ``out`` in chunks, updating ``digest``; False past ``max_bytes``."""
+    copied = 0
+    while chunk := source.read(_CHUNK):
+        copied += len(chunk)
+        if copied > max_bytes:
+            return False
+        out.write(chunk)
+        digest.update(chunk)
+    return True
+
+
 def download_verified(url: str, destination: Path, md5: str) -> Path:
     """Download ``url`` to ``destination``; only a file with the expected MD5 lands there.
 
-    The data is streamed to a temporary file in the destination folder, its MD5 computed on
-    the fly, and the temporary file renamed into place (an atomic ``os.replace``) only when
-    the checksum matches. On any failure the temporary file is removed and ``OSError`` is
-    raised with the URL and where to put the file by hand.
+    The data is streamed to a temporary file in the destination folder
+    (:func:`skdcsae._files.atomic_writer`), its MD5 computed on the fly, and the file put in
+    place (replacing any older copy) only when the checksum matches. At most
+    :data:`MAX_DATASET_BYTES` are downloaded. On any failure nothing is left behind and
+    ``OSError`` is raised with the URL and where to put the file by hand.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     by_hand = (
-        f"Download it yourself from {url} and save it as {destination} "
-        f"(its MD5 must be {md5}), then call the function again."
+        f"Download it yourself from {terminal_text(url)} and save it as "
+        f"{terminal_text(destination)} (its MD5 must be {md5}), then call the function again."
     )
     logger.info("Downloading %s to %s", url, destination)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.md5(usedforsecurity=False)
+    digest = hashlib.md5(usedforsecurity=False)
+    with atomic_writer(destination, overwrite=True) as out:
         try:
-            with (
-                os.fdopen(fd, "wb") as out,
-                urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response,
-            ):
-                while chunk := response.read(_CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
+            with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
+                complete = _copy_at_most(response, out, digest, MAX_DATASET_BYTES)
         except urllib.error.HTTPError as exc:
             raise OSError(
-                f"Could not download {url}: HTTP {exc.code} {exc.reason}. {by_hand}"
+                f"Could not download {terminal_text(url)}: HTTP {exc.code} "
+                f"{terminal_text(exc.reason)}. {by_hand}"
             ) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise OSError(f"Could not download {url}: {reason}. {by_hand}") from exc
+            raise OSError(
+                f"Could not download {terminal_text(url)}: {terminal_text(reason)}. {by_hand}"
+            ) from exc
+        if not complete:
+            raise OSError(
+                f"Could not download {terminal_text(url)}: it is larger than "
+                f"{MAX_DATASET_BYTES:,} bytes, far more than any file expected there. {by_hand}"
+            )
         found = digest.hexdigest()
         if found != md5:
             raise OSError(
-                f"The file downloaded from {url} has MD5 {found}, not the published {md5}; "
-                f"it was discarded (the download was corrupted or the source changed). {by_hand}"
+                f"The file downloaded from {terminal_text(url)} has MD5 {found}, not the "
+                f"published {md5}; it was discarded (the download was corrupted or the source "
+                f"changed). {by_hand}"
             )
-        os.replace(tmp, destination)
-    finally:
-        tmp.unlink(missing_ok=True)
     return destination

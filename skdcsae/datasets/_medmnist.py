@@ -22,7 +22,9 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Options, StrOptions, validate_params
 
-from ._base import download_verified, file_md5, get_data_home
+from .._files import open_regular_file
+from .._sanitize import terminal_text
+from ._base import MAX_DATASET_BYTES, download_verified, file_md5, get_data_home
 
 __all__ = ["fetch_medmnist", "load_medmnist_npz"]
 
@@ -198,8 +200,19 @@ def _known_name(path: Path, name):
 def _load(path: Path, *, split: str, name, binary: bool, verified_md5=None) -> Bunch:
     name = _known_name(path, name)
     splits = _SPLITS if split == "all" else (split,)
-    with np.load(path, allow_pickle=False) as archive:
-        parts = [_read_split(archive, s, path) for s in splits]
+    with open_regular_file(path, max_bytes=MAX_DATASET_BYTES) as handle:
+        archive = np.load(handle, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{terminal_text(path)} is not an .npz archive.")
+        with archive:
+            # Members are inflated as they are read: bound their declared sizes first.
+            inflated = sum(info.file_size for info in archive.zip.infolist())
+            if inflated > MAX_DATASET_BYTES:
+                raise ValueError(
+                    f"{terminal_text(path)} inflates to {inflated:,} bytes, more than the "
+                    f"{MAX_DATASET_BYTES:,} a MedMNIST-layout file may hold."
+                )
+            parts = [_read_split(archive, s, path) for s in splits]
     shapes = {p[0].shape[1:] for p in parts}
     if len(shapes) != 1:
         raise ValueError(f"{path}: the splits have different image shapes {sorted(shapes)}.")
@@ -296,9 +309,10 @@ def load_medmnist_npz(path, *, split="train", name=None, binary=False, return_X_
     Raises
     ------
     OSError
-        If ``path`` is not a file.
+        If ``path`` does not exist.
     ValueError
-        If the file is not in the MedMNIST layout (missing keys, wrong shapes, images and
+        If ``path`` is not a regular file (a folder, FIFO or device), holds or inflates to
+        more than 4 GiB, or is not in the MedMNIST layout (missing keys, wrong shapes, images and
         labels of different lengths, labels out of range), or ``binary=True`` and the labels
         cannot be made binary (no binary view is defined and they are not 0/1).
 
@@ -324,8 +338,8 @@ def load_medmnist_npz(path, *, split="train", name=None, binary=False, return_X_
     ['no DR (grade 0)', 'DR (grades 1-4)']
     """
     path = Path(os.fspath(path))
-    if not path.is_file():
-        raise OSError(f"No such file: {path}")
+    if not path.exists():
+        raise OSError(f"No such file: {terminal_text(path)}")
     bunch = _load(path, split=split, name=name, binary=binary)
     return (bunch.data, bunch.target) if return_X_y else bunch
 

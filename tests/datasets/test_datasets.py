@@ -2,6 +2,7 @@
 
 import functools
 import http.server
+import os
 import shutil
 import socket
 import threading
@@ -314,3 +315,44 @@ def test_load_balanced_subset():
     assert bunch.data.shape == (468, 28, 28)
     assert np.bincount(bunch.target).tolist() == [234, 234]
     assert bunch.target_names.tolist() == ["normal", "pneumonia"]
+
+
+# --- bounded reads and downloads -------------------------------------------------------------
+def test_download_larger_than_the_cap_is_discarded(http_server, data_home, monkeypatch):
+    from skdcsae.datasets import _base
+
+    folder, base_url = http_server
+    (folder / "breastmnist.npz").write_bytes(bytes(5000))
+    monkeypatch.setenv("SKDCSAE_MEDMNIST_URL", base_url)
+    monkeypatch.setattr(_base, "MAX_DATASET_BYTES", 1000)
+    with pytest.raises(OSError, match="larger than 1,000 bytes") as info:
+        fetch_medmnist("breastmnist", data_home=data_home)
+    assert "\n" not in str(info.value)
+    assert _leftovers(data_home / "medmnist") == []
+
+
+def test_load_npz_bounds_what_its_members_inflate_to(tmp_path, monkeypatch):
+    from skdcsae.datasets import _medmnist
+
+    path = tmp_path / "zeros.npz"
+    zeros = {f"{s}_images": np.zeros((500, 28, 28), np.uint8) for s in ("train", "val", "test")}
+    labels = {f"{s}_labels": np.zeros((500, 1), np.uint8) for s in ("train", "val", "test")}
+    np.savez_compressed(path, **zeros, **labels)
+    assert path.stat().st_size < 50_000
+    assert load_medmnist_npz(path).data.shape == (500, 28, 28)
+    monkeypatch.setattr(_medmnist, "MAX_DATASET_BYTES", 100_000)
+    with pytest.raises(ValueError, match=r"inflates to [\d,]+ bytes, more than the 100,000"):
+        load_medmnist_npz(path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_load_npz_refuses_a_fifo_and_a_folder(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    with pytest.raises(ValueError, match="FIFO"):
+        load_medmnist_npz(tmp_path / "pipe.npz")
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(ValueError, match="is a folder"):
+        load_medmnist_npz(tmp_path / "dir.npz")
+    np.save(tmp_path / "plain.npy", np.zeros(3))
+    with pytest.raises(ValueError, match=r"not an \.npz archive"):
+        load_medmnist_npz(tmp_path / "plain.npy")

@@ -214,3 +214,17 @@ def test_permissions_follow_the_umask(tmp_path):
 def test_overwrite_must_be_a_bool(tmp_path):
     with pytest.raises(TypeError, match="overwrite must be a bool"):
         atomic_write_bytes(tmp_path / "k", b"x", overwrite="yes")
+
+
+def test_text_mode_for_csv(tmp_path):
+    import csv
+
+    path = tmp_path / "labels.csv"
+    with atomic_writer(path, overwrite=False, encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["file", "label"], ["Röntgen.png", "normal\nx"]])
+    assert path.read_bytes() == 'file,label\r\nRöntgen.png,"normal\nx"\r\n'.encode()
+    with pytest.raises(ValueError, match="boom"):  # noqa: SIM117
+        with atomic_writer(path, overwrite=True, encoding="utf-8") as handle:
+            handle.write("partial")
+            raise ValueError("boom")
+    assert path.read_bytes().startswith(b"file,label") and _leftovers(tmp_path) == []

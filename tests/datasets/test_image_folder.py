@@ -60,7 +60,7 @@ def test_labelled_gray_png_exact_pixels(tmp_path):
     bunch = load_image_folder(tmp_path, image_size=None)
     assert bunch.data.shape == (6, 12, 10) and bunch.data.dtype == np.uint8
     assert bunch.target_names.tolist() == ["normal", "pneumonia"]
-    assert bunch.target.tolist() == [0, 0, 0, 1, 1, 1]
+    assert bunch.target.tolist() == ["normal"] * 3 + ["pneumonia"] * 3  # the folder names
     assert bunch.filenames.tolist() == sorted(arrays)
     for name, image in zip(bunch.filenames, bunch.data, strict=True):
         np.testing.assert_array_equal(image, arrays[name])
@@ -175,7 +175,7 @@ def test_dicom_mixed_with_png_and_resized(tmp_path):
     _png(tmp_path / "normal" / "b.png", _ramp(16, 16))
     bunch = load_image_folder(tmp_path, image_size=(8, 8), color="rgb")
     assert bunch.data.shape == (2, 3, 8, 8)
-    assert bunch.target.tolist() == [0, 1]
+    assert bunch.target.tolist() == ["normal", "pneumonia"]
     assert "DICOM" in bunch.DESCR
 
 
@@ -199,7 +199,7 @@ def test_unreadable_files_are_named(tmp_path):
         bunch = load_image_folder(tmp_path, skip_bad=True)
     assert "a/broken.png" in str(record[0].message)
     assert bunch.filenames.tolist() == ["a/good.png", "b/fine.png"]
-    assert bunch.target.tolist() == [0, 1]
+    assert bunch.target.tolist() == ["a", "b"]
 
 
 def test_all_files_bad_with_skip(tmp_path):

@@ -1,0 +1,95 @@
+"""Parameter and attribute documentation shared by the estimators, written once.
+
+Following imbalanced-learn's ``Substitution`` pattern: a docstring names a shared block as
+``%(name)s`` and the class is decorated with ``@Substitution(**shared_docs)``. The blocks are
+indented for a class docstring's parameter list (4 spaces for the name line, 8 for the text).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Substitution", "shared_docs"]
+
+
+class Substitution:
+    """Decorator: fill ``%(name)s`` placeholders of a docstring from keyword arguments."""
+
+    def __init__(self, **params: str):
+        self.params = params
+
+    def __call__(self, obj):
+        if obj.__doc__:
+            obj.__doc__ = obj.__doc__ % self.params
+        return obj
+
+
+_IMAGE_SHAPE = """image_shape : tuple of int, default=None
+        ``(C, H, W)`` or ``(H, W)`` of flat input rows. Not needed when X is passed as
+        ``(n, H, W)`` or ``(n, C, H, W)``. ``None`` with 2-d X means tabular data: an MLP
+        encoder is used instead of the conv encoder."""
+
+_SCALING = """scaling : {"auto", "minmax", "standard"} or None, default="auto"
+        Input preprocessing learned in ``fit``. ``"minmax"`` maps the fit data's global
+        [min, max] to [0, 1] (so uint8 images and float images in [0, 1] give the same
+        features); ``"standard"`` standardises each feature. ``"auto"`` is ``"minmax"`` for
+        images and ``"standard"`` for tabular data."""
+
+_EARLY_STOPPING = """early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified when there are labels,
+        seeded) and stop when the validation loss has not improved for ``n_iter_no_change``
+        epochs, restoring the best weights.
+    validation_fraction : float, default=0.1
+        Share of the fit data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs."""
+
+_RUNTIME = """callbacks : list of skorch callbacks, default=None
+        Extra callbacks passed to the skorch net (``(name, callback)`` tuples or callbacks).
+    device : str, default="auto"
+        ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``. An unavailable device raises ``ValueError`` at fit."""
+
+_VERBOSE = """verbose : int, default=0
+        If non-zero, show one progress bar over the epochs and the per-epoch loss table."""
+
+_FITTED = """n_features_in_ : int
+        Number of features per sample (``C * H * W`` for images).
+    image_shape_ : tuple of int or None
+        ``(C, H, W)`` of the images, or None for tabular data.
+    n_iter_ : int
+        Number of epochs run.
+    device_ : str
+        The device the net was trained on.
+    input_offset_, input_scale_ : ndarray
+        The learned input scaling ``(x - input_offset_) / input_scale_``.
+    input_range_ : tuple of float
+        Minimum and maximum value seen in the fit data."""
+
+_ARCHITECTURE_VAE = """conv_channels : tuple of int, default=(128, 64, 32, 16)
+        Channels of the conv blocks (3x3 conv, norm, LeakyReLU 0.1, 2x2 max-pool), as in
+        :class:`~skdcsae.DCSAETransformer`.
+    dense_sizes : tuple of int, default=(2048, 1000, 250)
+        Widths of the dense layers between the conv blocks (or the input) and the latent head.
+        The decoder mirrors them.
+    norm : {"batch", "group", "instance", "none"}, default="batch"
+        Normalisation in the conv blocks (see :class:`~skdcsae.DCSAETransformer`)."""
+
+_VAE_SCHEDULE = """min_steps : int, default=0
+        Fewest optimiser steps: with a positive value training runs ``max(max_epochs,
+        ceil(min_steps / steps_per_epoch))`` epochs (see
+        :class:`~skdcsae.DCSAETransformer`). 0 trains exactly ``max_epochs`` epochs.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"`` decays the learning rate from ``lr`` to 0 over all the steps.
+    augment : bool or dict, default=False
+        Jitter training images on the fly with a small random affine, as
+        :class:`~skdcsae.DCSAETransformer` does by default."""
+
+shared_docs = {
+    "image_shape": _IMAGE_SHAPE,
+    "scaling": _SCALING,
+    "early_stopping": _EARLY_STOPPING,
+    "runtime": _RUNTIME,
+    "verbose": _VERBOSE,
+    "fitted_attributes": _FITTED,
+    "vae_architecture": _ARCHITECTURE_VAE,
+    "vae_schedule": _VAE_SCHEDULE,
+}
