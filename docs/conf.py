@@ -83,21 +83,7 @@ html_theme_options = {
 }
 # Top-level pages: no left-hand section navigation (the header has the pages), so the text gets
 # the width; every one of them gets the "On this page" table of contents on the right.
-TOP_LEVEL_PAGES = (
-    "index",
-    "install",
-    "quickstart",
-    "walkthrough",
-    "user_guide",
-    "kit_howto",
-    "kit_reference",
-    "donor_kit",
-    "baselines",
-    "benchmarks",
-    "cli",
-    "api",
-    "changelog",
-)
+TOP_LEVEL_PAGES = tuple(sorted(path.stem for path in DOCS.glob("*.rst")))  # a new page too
 html_sidebars = {page: [] for page in TOP_LEVEL_PAGES if page != "api"}
 # The theme's secondary sidebar ("On this page"). A page that matches no pattern here gets no
 # sidebar at all, so list every page that should have one (exact names: a second wildcard
