@@ -11,7 +11,7 @@ kit with a :class:`~skdcsae.RecipientLabeler`, which trains an SVC on the donor'
 and labels the recipient's own images.
 
 Then the safety checks: a kit signed with a shared key is refused under another key, and a
-hostile pickle is refused before anything in it runs. See :doc:`/donor_kit` for the security
+hostile pickle is refused before anything in it runs. See :doc:`/kit_howto` for the security
 model.
 """
 

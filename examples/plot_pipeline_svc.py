@@ -51,5 +51,5 @@ print(features.shape, model.named_steps["dcsae"].get_feature_names_out())
 from skdcsae.plotting import plot_latent_space
 
 fig = plot_latent_space(
-    model.named_steps["dcsae"], X[recipient], y[recipient], class_names=["3", "8"]
+    model.named_steps["dcsae"], X[recipient], y[recipient], class_names={3: "3", 8: "8"}
 )

@@ -51,7 +51,7 @@ def confidence_histogram(result, threshold=None) -> bytes:
 
 def latent_space(result, kit) -> bytes:
     """The recipient's latent features per head, flagged images ringed, donor rows as crosses."""
-    from ..plotting import _to_2d
+    from .._plotting import _to_2d
 
     features, donor = result.features, np.asarray(kit.features)
     k, d = kit.n_heads, kit.latent_dim
