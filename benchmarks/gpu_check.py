@@ -175,7 +175,7 @@ def end_to_end(data: Path, workdir: Path) -> None:
     fit_s = time.perf_counter() - t0
     pipe_acc = SVC().fit(est.transform(X[donor]), y[donor]).score(est.transform(X[rest]), y[rest])
     path = workdir / "kit.joblib"
-    kit = est.export_donor_kit(path, X[donor], y[donor])
+    kit = est.export_donor_kit(path, X[donor], y[donor], release="per_image")
     gpu = RecipientLabeler(kit=path, device="cuda").fit()
     cpu = RecipientLabeler(kit=path, device="cpu").fit()
     labels_gpu, labels_cpu = gpu.predict(X[rest]), cpu.predict(X[rest])

@@ -10,8 +10,20 @@ setting, and audits it with :func:`skdcsae.audit_donor_kit`:
 Resumable: one JSON line per (seed, training, release) in ``results/privacy.jsonl``; a rerun
 skips rows already there. ``report`` writes ``results/privacy.md``.
 
+``defaults`` measures the candidates for the default release (issue #13): per donor size n in
+{10, 50, 180} images per class and seed, one DC-SAE (batch norm, the light net) is trained;
+its per-image donor features are released by every candidate (``prototypes`` and
+``synthetic`` at several ``n_prototypes`` x ``min_count``, and ``per_image`` as the reference)
+through the kit's own :func:`skdcsae.kit._release.release_features`; an SVC trained on the
+released rows (prototype sizes as sample weights, as :class:`skdcsae.RecipientLabeler` does)
+labels recipient A, and the near-duplicate attack of :func:`skdcsae.audit_donor_kit` is run
+on the same features. One JSON line per (n, seed, release) in
+``results/privacy_defaults.jsonl``; ``defaults-report`` writes ``privacy_defaults.md``.
+
     OMP_NUM_THREADS=1 python benchmarks/privacy.py run [--seeds 0,1,2,3] [--trainings ...]
     python benchmarks/privacy.py report
+    OMP_NUM_THREADS=1 python benchmarks/privacy.py defaults [--sizes 10,50,180] [--seeds 0,1,2,3]
+    python benchmarks/privacy.py defaults-report
 """
 
 from __future__ import annotations
@@ -54,16 +66,27 @@ TRAININGS = {
     "group+dp1": {"norm": "group", "dp": True, "target_epsilon": 1.0, **_DP_SCHEDULE},
 }
 RELEASES = {
-    "per_image": {},
-    "prototypes": {"release": "prototypes", "n_prototypes": 3, "min_count": 10},
-    "synthetic": {"release": "synthetic", "n_prototypes": 3, "min_count": 10},
-    "per_image+noise0.5": {"feature_noise": 0.5, "clip_norm": CLIP},
+    "per_image": {"mode": "per_image"},
+    "prototypes": {"mode": "prototypes", "n_prototypes": 3, "min_count": 10},
+    "synthetic": {"mode": "synthetic", "n_prototypes": 3, "min_count": 10},
+    "per_image+noise0.5": {"mode": "per_image", "feature_noise": 0.5, "clip_norm": CLIP},
     "prototypes+noise1": {
-        "release": "prototypes",
+        "mode": "prototypes",
         "n_prototypes": 3,
         "min_count": 10,
         "feature_noise": 1.0,
         "clip_norm": CLIP,
+    },
+}
+
+# Candidates for the default release (``defaults``): mode, n_prototypes, min_count.
+DEFAULT_SIZES = (10, 50, 180)
+CANDIDATES = {
+    "per_image": {"mode": "per_image"},
+    **{
+        f"{mode} {k}x{m}": {"mode": mode, "n_prototypes": k, "min_count": m}
+        for mode in ("prototypes", "synthetic")
+        for k, m in ((3, 10), (10, 10), (5, 5))
     },
 }
 
@@ -107,7 +130,7 @@ def _split(y, seed):
 def cmd_run(args) -> None:
     import torch
 
-    from skdcsae import DCSAETransformer, audit_donor_kit
+    from skdcsae import DCSAETransformer, ReleaseSettings, audit_donor_kit
 
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +156,8 @@ def cmd_run(args) -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 for release in todo:
                     path = os.path.join(tmp, f"{release}.joblib")
-                    kit = est.export_donor_kit(path, X[donor], y[donor], **RELEASES[release])
+                    settings = ReleaseSettings(**RELEASES[release])
+                    kit = est.export_donor_kit(path, X[donor], y[donor], release=settings)
                     audit = audit_donor_kit(path, X[donor], X[non], X_eval=X[rest], y_eval=y[rest])
                     row = {
                         "seed": seed,
@@ -145,8 +169,8 @@ def cmd_run(args) -> None:
                         "accuracy": audit.accuracy,
                         "balanced_accuracy": audit.balanced_accuracy,
                         "n_rows": kit.n_donor,
-                        "feature_epsilon": kit.release.get("epsilon"),
-                        "feature_delta": kit.release.get("delta"),
+                        "feature_epsilon": kit.release.epsilon,
+                        "feature_delta": kit.release.delta,
                         "dp_epsilon": None if privacy is None else privacy["epsilon"],
                         "dp_delta": None if privacy is None else privacy["delta"],
                         "fit_s": round(fit_s, 2),
@@ -247,6 +271,141 @@ def cmd_report(args) -> None:
     print("\n".join(lines))
 
 
+def _defaults_split(y, n, seed):
+    rng = np.random.default_rng(seed)
+    donor = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), n, replace=False) for c in np.unique(y)]
+    )
+    rest = np.setdiff1d(np.arange(len(y)), donor)
+    non = np.random.default_rng([seed, 1]).choice(rest, N_NON_MEMBERS, replace=False)
+    return donor, rest, non
+
+
+def _nearest(candidates: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    d2 = (candidates**2).sum(1)[:, None] - 2.0 * candidates @ rows.T + (rows**2).sum(1)[None]
+    return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+
+def cmd_defaults(args) -> None:
+    """Train once per (n, seed); release its donor features by every candidate; score each."""
+    import torch
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
+    from sklearn.svm import SVC
+
+    from skdcsae import DCSAETransformer, ReleaseSettings
+    from skdcsae.kit._release import release_features
+
+    results = Path(args.results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if results.exists():
+        for line in results.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done.add((r["n_per_class"], r["seed"], r["release"]))
+    X, y = _load()
+    for n in [int(v) for v in args.sizes.split(",")]:
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            todo = [c for c in CANDIDATES if (n, seed, c) not in done]
+            if not todo:
+                continue
+            donor, rest, non = _defaults_split(y, n, seed)
+            t0 = time.perf_counter()
+            est = DCSAETransformer(**NET, norm="batch", device="cpu", random_state=seed)
+            est.fit(X[donor], y[donor])
+            fit_s = time.perf_counter() - t0
+            f_donor = est.transform(X[donor]).astype(np.float64)
+            f_rest = est.transform(X[rest]).astype(np.float64)
+            f_non = est.transform(X[non]).astype(np.float64)
+            y_index = np.searchsorted(est.classes_, y[donor])
+            for name in todo:
+                settings = ReleaseSettings(**CANDIDATES[name])
+                out = release_features(f_donor, y_index, 2, settings, random_state=seed)
+                weights = None if np.all(out.weights == 1) else out.weights
+                svc = SVC().fit(out.features, est.classes_[out.label_index], sample_weight=weights)
+                predicted = svc.predict(f_rest)
+                rows = out.features.astype(np.float64)
+                score = -np.r_[_nearest(f_donor, rows), _nearest(f_non, rows)]
+                truth = np.r_[np.ones(len(f_donor)), np.zeros(len(f_non))]
+                row = {
+                    "n_per_class": n,
+                    "seed": seed,
+                    "release": name,
+                    **CANDIDATES[name],
+                    "accuracy": float(accuracy_score(y[rest], predicted)),
+                    "balanced_accuracy": float(balanced_accuracy_score(y[rest], predicted)),
+                    "membership_auc": float(roc_auc_score(truth, score)),
+                    "n_rows": len(rows),
+                    "n_recipient": len(rest),
+                    "fit_s": round(fit_s, 2),
+                    "commit": _commit(),
+                    "torch": torch.__version__,
+                }
+                with results.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(
+                    f"n {n:>3} seed {seed} {name:<18} acc {row['accuracy']:.3f} "
+                    f"AUC {row['membership_auc']:.3f} rows {len(rows)} (fit {fit_s:.0f} s)",
+                    flush=True,
+                )
+
+
+def cmd_defaults_report(args) -> None:
+    import torch
+
+    path = Path(args.results)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    sizes = sorted({r["n_per_class"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
+    base = {
+        (r["n_per_class"], r["seed"]): r["accuracy"] for r in rows if r["release"] == "per_image"
+    }
+    commits = sorted({r["commit"] for r in rows})
+    lines = [
+        "# Default release: accuracy and membership signal of the candidates",
+        "",
+        f"- Command: `OMP_NUM_THREADS=1 python benchmarks/privacy.py defaults` then "
+        f"`defaults-report` (rows in `{path.name}`); commits {', '.join(commits)}",
+        f"- Machine: {_cpu()}, {os.cpu_count()} cores (shared), torch {torch.__version__}, "
+        f"Python {platform.python_version()}",
+        f"- Data: balanced PneumoniaMNIST train split; donor n images per class (seeds "
+        f"{', '.join(map(str, seeds))}); accuracy on the rest of the train split (recipient A); "
+        f"membership: the 2n donor images against {N_NON_MEMBERS} other train images.",
+        "- Net: conv (32, 16), dense (256,), batch norm, batch 16, 50 epochs at lr 1e-3, "
+        "alpha=beta=10, rho=5, latent 2. One fit per (n, seed); every candidate releases the "
+        "same per-image features (`release_features`, seeded by the seed); an SVC (default "
+        "parameters, prototype sizes as sample weights) labels recipient A.",
+        "- `mode KxM`: at most K groups per class, each of at least M images. Cells: mean ± SEM "
+        "over seeds; Δ = accuracy minus per_image's of the same (n, seed), in points.",
+        "",
+    ]
+    header = "| release | " + " | ".join(f"n={n}: accuracy | Δ | AUC | rows" for n in sizes) + " |"
+    lines += [header, "| --- |" + " --- | --- | --- | --- |" * len(sizes)]
+    for name in CANDIDATES:
+        cells = []
+        for n in sizes:
+            sel = [r for r in rows if r["release"] == name and r["n_per_class"] == n]
+            if not sel:
+                cells.append("— | — | — | —")
+                continue
+            delta = [100 * (r["accuracy"] - base[(n, r["seed"])]) for r in sel]
+            cells.append(
+                f"{_cell([r['accuracy'] for r in sel])} | {_cell(delta, '{:+.1f}')} | "
+                f"{_cell([r['membership_auc'] for r in sel])} | "
+                f"{int(np.mean([r['n_rows'] for r in sel]))}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    fits = {n: np.mean([r["fit_s"] for r in rows if r["n_per_class"] == n]) for n in sizes}
+    lines += [
+        "",
+        "Fit seconds per DC-SAE (shared machine): "
+        + ", ".join(f"n={n}: {s:.0f}" for n, s in fits.items()),
+    ]
+    out = path.with_suffix(".md")
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,8 +416,20 @@ def main(argv=None) -> int:
     run.add_argument("--releases", nargs="+", default=list(RELEASES), choices=list(RELEASES))
     rep = sub.add_parser("report", help="write results/privacy.md from the rows")
     rep.add_argument("--results", default=str(RESULTS / "privacy.jsonl"))
+    dflt = sub.add_parser("defaults", help="measure the default-release candidates")
+    dflt.add_argument("--results", default=str(RESULTS / "privacy_defaults.jsonl"))
+    dflt.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
+    dflt.add_argument("--seeds", default="0,1,2,3")
+    drep = sub.add_parser("defaults-report", help="write results/privacy_defaults.md")
+    drep.add_argument("--results", default=str(RESULTS / "privacy_defaults.jsonl"))
     args = parser.parse_args(argv)
-    {"run": cmd_run, "report": cmd_report}[args.command](args)
+    commands = {
+        "run": cmd_run,
+        "report": cmd_report,
+        "defaults": cmd_defaults,
+        "defaults-report": cmd_defaults_report,
+    }
+    commands[args.command](args)
     return 0
 
 

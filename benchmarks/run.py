@@ -498,7 +498,7 @@ def labeller(mode: str, workdir: Path):
     from skdcsae import RecipientLabeler
 
     path = Path(workdir) / "donor_kit.joblib"
-    est.export_donor_kit(path, Xd, yd, overwrite=True)
+    est.export_donor_kit(path, Xd, yd, release="per_image", overwrite=True)  # as "transform"
     lab = RecipientLabeler(kit=path, device="cpu").fit()
     return lab.transform, lab.predict, est, lab.classifier_, lab.batch_size
 

@@ -76,7 +76,7 @@ def make_kit(data: Path) -> Path:
     rng = np.random.default_rng(0)
     idx = np.concatenate([rng.choice(np.flatnonzero(y == c), 100, replace=False) for c in (0, 1)])
     est = DCSAETransformer(
-        image_shape=(28, 28), **LIGHT, max_epochs=10, device="cpu", random_state=0
+        image_shape=(28, 28), **LIGHT, max_epochs=10, min_steps=0, device="cpu", random_state=0
     ).fit(X[idx], y[idx])
     est.export_donor_kit(path, X[idx], y[idx])
     return path

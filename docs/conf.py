@@ -43,6 +43,8 @@ root_doc = "index"
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"
+# Long signatures one parameter per line: on one line they were wider than the page.
+maximum_signature_line_length = 68
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -79,22 +81,16 @@ html_theme_options = {
     # Offline build: no icons or version switchers fetched from the network.
     "icon_links": [],
 }
-# Top-level pages have no section navigation: give their width to the text.
-html_sidebars = {
-    page: []
-    for page in (
-        "index",
-        "install",
-        "quickstart",
-        "user_guide",
-        "donor_kit",
-        "baselines",
-        "benchmarks",
-        "cli",
-        "changelog",
-    )
-}
+# Top-level pages: no left-hand section navigation (the header has the pages), so the text gets
+# the width; every one of them gets the "On this page" table of contents on the right.
+TOP_LEVEL_PAGES = tuple(sorted(path.stem for path in DOCS.glob("*.rst")))  # a new page too
+html_sidebars = {page: [] for page in TOP_LEVEL_PAGES if page != "api"}
+# The theme's secondary sidebar ("On this page"). A page that matches no pattern here gets no
+# sidebar at all, so list every page that should have one (exact names: a second wildcard
+# pattern that also matched would be a warning).
 html_theme_options["secondary_sidebar_items"] = {
+    **{page: ["page-toc"] for page in TOP_LEVEL_PAGES if page != "index"},
+    "generated/*": ["page-toc"],
     "auto_examples/*": [],  # the examples' outputs need the width
 }
 html_show_sourcelink = False
@@ -147,9 +143,15 @@ def _cli_reference() -> str:
 
 
 _MD_HEADING = {1: "~", 2: "^", 3: '"'}
+# Under a page section ("-"), a report's own title is that section: its "##" become "~".
+_MD_HEADING_UNDER_TITLE = {2: "~", 3: "^"}
+_ACRONYMS = r"\b(roc|auc|rss|cpu|gpu)\b"
 
 
 def _md_inline(text: str) -> str:
+    # Outside code, "path@commit" is not an e-mail address: keep docutils from linking it.
+    parts = re.split(r"(`[^`]+`)", text)
+    text = "".join(p if p.startswith("`") else re.sub(r"(\w)@(\w)", r"\1\\@\2", p) for p in parts)
     text = re.sub(r"`([^`]+)`", r"``\1``", text)
     return re.sub(r"\[([^\]]+)\]\(([^)]+)\)", r"`\1 <\2>`__", text)
 
@@ -157,23 +159,33 @@ def _md_inline(text: str) -> str:
 def _md_table(rows: list[str]) -> list[str]:
     cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in rows]
     header, body = cells[0], [r for r in cells[2:]]
-    out = [".. list-table::", "   :header-rows: 1", ""]
+    # Columns as wide as their content (not equal shares of the page); the CSS scrolls a table
+    # that is still wider than the page instead of squeezing it.
+    out = [".. list-table::", "   :header-rows: 1", "   :widths: auto", "   :class: sk-results", ""]
     for row in [header, *body]:
         row = row + [""] * (len(header) - len(row))
+        # "0.916 ± 0.004" may break before the "±" (two lines in a narrow column), not after it
+        row = [c.replace(" ± ", " \N{PLUS-MINUS SIGN}\N{NO-BREAK SPACE}") for c in row]
         out.append("   * - " + _md_inline(row[0]))
         out += ["     - " + _md_inline(c) for c in row[1 : len(header)]]
     return [*out, ""]
 
 
-def _markdown_to_rst(md: str) -> str:
+def _markdown_to_rst(md: str, headings: dict[int, str] = _MD_HEADING) -> str:
     """The small Markdown subset the benchmark report writes: headings, lists, pipe tables."""
     out, lines, i = [], md.splitlines(), 0
     while i < len(lines):
         line = lines[i]
         heading = re.match(r"^(#{1,3})\s+(.*)$", line)
         if heading:
-            text = _md_inline(heading.group(2).strip())
-            out += [text, _MD_HEADING[len(heading.group(1))] * len(text), ""]
+            text = heading.group(2).strip()
+            if headings is _MD_HEADING_UNDER_TITLE:  # a report's table title: "label_rss: ..."
+                first, sep, rest = text.partition(":")
+                first = first.replace("_", " ").capitalize()
+                first = re.sub(_ACRONYMS, lambda m: m.group(1).upper(), first, flags=re.I)
+                text = first + sep + rest
+            text = _md_inline(text)
+            out += ["", text, headings.get(len(heading.group(1)), '"') * len(text), ""]
         elif line.lstrip().startswith("|"):
             j = i
             while j < len(lines) and lines[j].lstrip().startswith("|"):
@@ -202,11 +214,45 @@ def _rst_is_clean(rst: str) -> bool:
     return not any(m["level"] >= 2 for m in tree.findall(docutils.nodes.system_message))
 
 
+# The order of the reports on the benchmark page (others follow, alphabetically), and the
+# title and report of each committed figure (a figure not listed here gets its own section).
+_REPORT_ORDER = ("accuracy.md", "privacy.md", "privacy_dp_settings.md", "speed.md", "gpu.md")
+_FIGURES = {
+    "figure3.png": (
+        "accuracy.md",
+        "Accuracy against the number of donor images per class, mean and standard error over "
+        "donor seeds, for the three recipient sets of the tables below (the paper's Figure 3).",
+    ),
+}
+
+
+def _report_title(md: str, fallback: str) -> tuple[str, str]:
+    """A report's ``# title`` (or ``fallback``) and its text without that line."""
+    lines = md.splitlines()
+    for k, line in enumerate(lines):
+        if line.startswith("# "):
+            return line[2:].strip(), "\n".join(lines[:k] + lines[k + 1 :])
+    return fallback, md
+
+
+def _figure(path: Path, caption: str) -> list[str]:
+    return [
+        f".. figure:: /../benchmarks/results/{path.name}",
+        "   :width: 100%",
+        f"   :alt: {caption}",
+        "",
+        f"   {caption} File: ``benchmarks/results/{path.name}``.",
+        "",
+    ]
+
+
 def _benchmark_results() -> str:
     """Every committed ``benchmarks/results/*.md`` and ``*.png``, or a note that there are none.
 
-    Markdown tables are converted to reStructuredText; a file the converter cannot render
-    cleanly is shown verbatim instead, so a new report format never breaks the build.
+    Each report is a section titled with the report's own title, its figures first, then its
+    text with the Markdown tables converted to reStructuredText tables; a report the converter
+    cannot render cleanly is shown verbatim instead, so a new report format never breaks the
+    build.
     """
     results = ROOT / "benchmarks" / "results"
     md = sorted(results.glob("*.md")) if results.is_dir() else []
@@ -218,21 +264,20 @@ def _benchmark_results() -> str:
             "as soon as ``benchmarks/results/*.md`` (tables) and "
             "``benchmarks/results/*.png`` (figures) exist; see :ref:`regenerate-benchmarks`.\n"
         )
+    rank = {name: k for k, name in enumerate(_REPORT_ORDER)}
+    md.sort(key=lambda path: (rank.get(path.name, len(rank)), path.name))
+    names = {path.name for path in md}
     parts = []
-    for path in png:
-        title = f"Figure: ``benchmarks/results/{path.name}``"
-        parts += [
-            title,
-            "-" * len(title),
-            "",
-            f".. image:: /../benchmarks/results/{path.name}",
-            "   :width: 100%",
-            "",
-        ]
     for path in md:
-        title = f"``benchmarks/results/{path.name}``"
+        title, body = _report_title(path.read_text(encoding="utf-8"), path.stem)
+        title = _md_inline(title)
         parts += [title, "-" * len(title), ""]
-        rst = _markdown_to_rst(path.read_text(encoding="utf-8"))
+        for figure in png:
+            report, caption = _FIGURES.get(figure.name, (None, None))
+            if report == path.name:
+                parts += _figure(figure, caption)
+        parts += [f"Report: ``benchmarks/results/{path.name}``", ""]
+        rst = _markdown_to_rst(body, _MD_HEADING_UNDER_TITLE)
         if _rst_is_clean(rst):
             parts += [rst, ""]
         else:
@@ -241,22 +286,32 @@ def _benchmark_results() -> str:
                 "   :language: text",
                 "",
             ]
+    for figure in png:
+        report, caption = _FIGURES.get(figure.name, (None, None))
+        if report not in names:
+            title = f"Figure: {figure.stem.replace('_', ' ')}"
+            parts += [title, "-" * len(title), "", *_figure(figure, caption or figure.stem)]
     return "\n".join(parts) + "\n"
 
 
 def _benchmark_scripts() -> str:
-    """Each ``benchmarks/*.py`` with its module docstring (its usage, as the script says it)."""
+    """Each ``benchmarks/*.py``, titled with its docstring's first line, and its usage text."""
     import ast
 
     parts = []
     for path in sorted((ROOT / "benchmarks").glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        summary, _, rest = doc.strip().partition("\n")
+        title = _md_inline(summary.strip().rstrip(".")) or path.name
         parts += [
-            f"``benchmarks/{path.name}``",
+            title,
+            "~" * len(title),
+            "",
+            f"Script: ``benchmarks/{path.name}``",
             "",
             ".. code-block:: text",
             "",
-            _indent(doc or "(no docstring)"),
+            _indent(rest.strip() or "(no usage text)"),
             "",
         ]
     return "\n".join(parts) + "\n" if parts else "No benchmark scripts in this checkout.\n"

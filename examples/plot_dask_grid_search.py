@@ -62,6 +62,7 @@ model = Pipeline(
                 conv_channels=(16, 8),
                 dense_sizes=(64,),
                 max_epochs=15,
+                min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,

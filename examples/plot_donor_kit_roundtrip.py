@@ -11,7 +11,7 @@ kit with a :class:`~skdcsae.RecipientLabeler`, which trains an SVC on the donor'
 and labels the recipient's own images.
 
 Then the safety checks: a kit signed with a shared key is refused under another key, and a
-hostile pickle is refused before anything in it runs. See :doc:`/donor_kit` for the security
+hostile pickle is refused before anything in it runs. See :doc:`/kit_howto` for the security
 model.
 """
 
@@ -38,11 +38,14 @@ X_recipient, y_recipient_truth = X[recipient], y[recipient]  # the truth stays h
 # At the donor
 # ------------
 # Train, then export the kit. ``key`` adds an HMAC-SHA256 signature with a secret shared
-# with the recipient out of band (here a placeholder string).
+# with the recipient out of band (here a placeholder string). ``release="per_image"`` is the
+# paper's setting, one feature row per donor image, so that the recipient below labels exactly
+# as the donor's own pipeline would; the default, ``release="synthetic"``, ships no row that
+# belongs to a donor image (see :ref:`sphx_glr_auto_examples_plot_privacy_audit.py`).
 dcsae = DCSAETransformer(
     conv_channels=(16, 8),
     dense_sizes=(64,),
-    max_epochs=40,
+    max_epochs=40, min_steps=0,
     batch_size=8,
     device="cpu",
     random_state=0,
@@ -50,12 +53,12 @@ dcsae = DCSAETransformer(
 
 folder = tempfile.mkdtemp()
 kit_path = os.path.join(folder, "donor_kit.joblib")
-kit = dcsae.export_donor_kit(kit_path, X_donor, y_donor, key="shared secret")
+kit = dcsae.export_donor_kit(kit_path, X_donor, y_donor, release="per_image", key="shared secret")
 print(f"kit file: {os.path.getsize(kit_path):,} bytes")
 
 # %%
-# :meth:`~skdcsae.DonorKit.summary` lists everything in the kit, with sizes -- and what is
-# not in it.
+# :meth:`~skdcsae.DonorKit.summary` says first what the kit reveals, then lists everything in
+# it, with sizes -- and what is not in it.
 print(kit.summary())
 
 # %%
@@ -95,8 +98,9 @@ except DonorKitError as exc:
 # -------------------------
 # Unpickling a file from another institution can run code. This file would call ``print``
 # when unpickled by ``pickle.load`` or ``joblib.load`` (a real attack would call something
-# worse). :func:`~skdcsae.load_donor_kit` reads it through an allow-list of plain arrays and
-# containers and refuses it before anything runs: nothing is printed by the payload.
+# worse). :func:`~skdcsae.load_donor_kit` never unpickles: it reads the opcodes of a kit file
+# itself, accepts only a flat dict of strings, bytes and integers, and refuses this one before
+# anything runs: nothing is printed by the payload.
 
 
 class Hostile:

@@ -39,7 +39,7 @@ fig = plot_latent_comparison(
     {"DC-SAE": dcsae, "VAE": vae},
     X[recipient],
     y[recipient],
-    class_names=["3", "8"],
+    class_names={3: "3", 8: "8"},
     title="Recipient images in the latent spaces of models trained on 80 donor images",
 )
 fig.set_size_inches(12, 4)

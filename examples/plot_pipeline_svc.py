@@ -27,7 +27,7 @@ model = Pipeline(
             DCSAETransformer(
                 conv_channels=(32, 16),
                 dense_sizes=(128,),
-                max_epochs=40,
+                max_epochs=40, min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,
@@ -51,5 +51,5 @@ print(features.shape, model.named_steps["dcsae"].get_feature_names_out())
 from skdcsae.plotting import plot_latent_space
 
 fig = plot_latent_space(
-    model.named_steps["dcsae"], X[recipient], y[recipient], class_names=["3", "8"]
+    model.named_steps["dcsae"], X[recipient], y[recipient], class_names={3: "3", 8: "8"}
 )

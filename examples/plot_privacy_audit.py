@@ -36,7 +36,8 @@ non_members = others[: len(others) // 2]  # images the donor never had
 evaluation = others[len(others) // 2 :]  # labelled images to measure accuracy on
 
 dcsae = DCSAETransformer(
-    conv_channels=(16, 8), dense_sizes=(64,), max_epochs=40, batch_size=8, device="cpu",
+    conv_channels=(16, 8), dense_sizes=(64,), max_epochs=40, min_steps=0, batch_size=8,
+    device="cpu",
     random_state=0,
 ).fit(X[donor], y[donor])  # fmt: skip
 

@@ -8,7 +8,7 @@ from here.
 """
 
 from ._audit import LeakageAudit, audit_donor_kit
-from ._dcsae import DCSAETransformer
+from ._dcsae import PAPER_PARAMS, DCSAETransformer
 from ._version import __version__
 from .baselines import (
     AnomalyVAEClassifier,
@@ -16,10 +16,11 @@ from .baselines import (
     ResNet18Classifier,
     VAETransformer,
 )
-from .kit import DonorKit, DonorKitError, load_donor_kit
+from .kit import DonorKit, DonorKitError, ReleaseSettings, load_donor_kit
 from .recipient import RecipientLabeler
 
 __all__ = [
+    "PAPER_PARAMS",
     "AnomalyVAEClassifier",
     "AnomalyVAETransformer",
     "DCSAETransformer",
@@ -27,6 +28,7 @@ __all__ = [
     "DonorKitError",
     "LeakageAudit",
     "RecipientLabeler",
+    "ReleaseSettings",
     "ResNet18Classifier",
     "VAETransformer",
     "__version__",

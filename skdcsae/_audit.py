@@ -76,7 +76,13 @@ class LeakageAudit:
 
     @property
     def accuracy_cost(self) -> float | None:
-        """Accuracy points lost against a per-image release of the same encoder (or None)."""
+        """Accuracy points the release costs against a per-image release of the same encoder.
+
+        Positive when the kit is less accurate than the per-image release (it costs points),
+        negative when it is more accurate (it gains them); None without the members' labels
+        or evaluation images. :meth:`summary` says it in words: "costs 2.0 points of
+        accuracy" or "gains 0.8 points of accuracy".
+        """
         if self.accuracy is None or self.per_image_accuracy is None:
             return None
         return 100.0 * (self.per_image_accuracy - self.accuracy)
@@ -128,8 +134,8 @@ class LeakageAudit:
             )
         if self.accuracy_cost is not None:
             lines.append(
-                f"  accuracy cost      {self.accuracy_cost:+.1f} points against a per-image kit "
-                f"of the same encoder ({self.per_image_accuracy:.3f})"
+                f"  vs per-image kit   this release {_cost_words(self.accuracy_cost)} "
+                f"({self.per_image_accuracy:.3f} with a per-image kit of the same encoder)"
             )
         if self.release.get("epsilon") is not None:
             lines.append(
@@ -147,6 +153,13 @@ class LeakageAudit:
             "they cover."
         )
         return "\n".join(lines)
+
+
+def _cost_words(cost: float) -> str:
+    """``"costs 2.0 points of accuracy"``, ``"gains 0.8 points ..."`` or ``"costs no accuracy"``."""
+    if round(abs(cost), 1) == 0:
+        return "costs no accuracy"
+    return f"{'costs' if cost > 0 else 'gains'} {abs(cost):.1f} points of accuracy"
 
 
 def _nearest_distances(candidates: np.ndarray, released: np.ndarray, chunk: int = 2048):
@@ -235,10 +248,10 @@ def audit_donor_kit(
     >>> from sklearn.datasets import load_digits
     >>> from skdcsae import DCSAETransformer, audit_donor_kit
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=3, device="cpu",
+    >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=3, min_steps=0, device="cpu",
     ...                          random_state=0).fit(X[:100], y[:100])
     >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
-    >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100])
+    >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100], release="per_image")
     >>> audit = audit_donor_kit(path, X[:100], X[100:200])
     >>> audit.membership_auc  # per-image features: every member is found
     1.0
@@ -278,9 +291,9 @@ def audit_donor_kit(
         non_member_distances=non_members,
         accuracy=accuracy,
         balanced_accuracy=balanced,
-        release=dict(kit_.release),
+        release={**kit_.release.as_dict(), "epsilon": kit_.release.epsilon},
         privacy=None if kit_.privacy is None else dict(kit_.privacy),
-        n_rows=kit_.n_donor,
+        n_rows=kit_.n_rows,
         per_image_accuracy=per_image,
     )
 

@@ -19,16 +19,23 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping, PassthroughScoring, ProgressBar
+from skorch.callbacks import EarlyStopping, LRScheduler, PassthroughScoring
 from skorch.dataset import ValidSplit
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ._compat import Interval, StrOptions, validate_data
 from ._device import resolve_device
 from ._inference import batched_inference, encode_in_batches, scaled_tensor
-from ._nn import MultiHeadVAE, make_config
+from ._nn import MultiHeadVAE, auto_architecture, make_config
+from ._nn._augment import check_augmentation
+from ._progress import EpochProgressBar, log_line
 from ._validation import check_image_shape, flatten_images, output_dtype
 
 __all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value == "auto"
 
 
 def _store_params(estimator, params: dict) -> None:
@@ -139,16 +146,39 @@ class _TorchEstimatorMixin:
                     ),
                 )
             )
-        if self.verbose:
-            callbacks.append(("progress", ProgressBar()))
+        if self.verbose:  # one bar over all epochs (skorch's ProgressBar draws one per epoch)
+            callbacks.append(("progress", EpochProgressBar()))
         for i, cb in enumerate(self.callbacks or []):
             callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}", cb))
         return callbacks
+
+    def _log_params(self) -> dict:
+        """The per-epoch loss table's sink: colours on a terminal only, above the bar.
+
+        Only when verbose: skorch's ``PrintLog`` calls any sink other than ``print`` even
+        when the net is silent.
+        """
+        return {"callbacks__print_log__sink": log_line} if self.verbose else {}
 
     def _draw_seed(self) -> int:
         """One integer seed for everything random in a fit, drawn from ``random_state``."""
         self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         return self._seed
+
+    # --- hooks: how long to train and how the learning rate moves ---------------------------
+    def _training_epochs(self, n_train: int) -> int:
+        """Epochs to train on ``n_train`` rows per epoch (default: ``max_epochs``)."""
+        return self.max_epochs
+
+    def _schedule_callbacks(self, total_steps: int) -> list:
+        """``(name, callback)`` pairs that schedule the learning rate (default: none)."""
+        return []
+
+    def _n_train(self, n_samples: int) -> int:
+        """Rows per training epoch: all of them, less the validation split when early stopping."""
+        if not self.early_stopping:
+            return n_samples
+        return n_samples - math.ceil(n_samples * self.validation_fraction)
 
     def _fit_net(self, net_class, X_t, y_t, *, seed: int, stratified: bool, scoring=(), **kw):
         """Build ``net_class`` with the estimator's training settings, fit it, keep it as ``net_``.
@@ -156,8 +186,13 @@ class _TorchEstimatorMixin:
         Weight initialisation, shuffling and any randomness inside the net's training step run
         under a forked, seeded torch RNG, so fitting is reproducible and leaves torch's global
         RNG untouched. ``kw`` goes to the net (``module``, ``module__*``, loss settings...).
+        The number of epochs and the learning-rate schedule come from the hooks
+        :meth:`_training_epochs` and :meth:`_schedule_callbacks`.
         """
         device = resolve_device(self.device)
+        n_train = self._n_train(len(X_t))
+        epochs = self._training_epochs(n_train)
+        total_steps = epochs * math.ceil(n_train / self.batch_size)
         if self.early_stopping:
             train_split = ValidSplit(
                 self.validation_fraction, stratified=stratified, random_state=seed
@@ -169,12 +204,13 @@ class _TorchEstimatorMixin:
             net = net_class(
                 optimizer=torch.optim.Adam,
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=epochs,
                 batch_size=self.batch_size,
                 train_split=train_split,
                 iterator_train__shuffle=True,
                 iterator_train__generator=torch.Generator().manual_seed(seed),
-                callbacks=self._make_callbacks(scoring),
+                callbacks=self._make_callbacks(scoring) + self._schedule_callbacks(total_steps),
+                **self._log_params(),
                 device=device,
                 verbose=int(bool(self.verbose)),
                 **kw,
@@ -211,9 +247,12 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     _parameter_constraints: dict = {
         **_TorchEstimatorMixin._torch_parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "conv_channels": ["array-like"],
-        "dense_sizes": ["array-like"],
+        "conv_channels": ["array-like", StrOptions({"auto"})],
+        "dense_sizes": ["array-like", StrOptions({"auto"})],
         "norm": [StrOptions({"batch", "group", "instance", "none"})],
+        "min_steps": [Interval(Integral, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "augment": ["boolean", dict],
     }
 
     # --- hooks for subclasses ------------------------------------------------------------
@@ -225,6 +264,29 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     def _training_net_class(self) -> type:
         """The skorch net that trains this fit (a subclass may pick one from its parameters)."""
         return self._net_class
+
+    # --- training length, learning-rate schedule and augmentation -----------------------------
+    def _training_epochs(self, n_train: int) -> int:
+        """``max(max_epochs, ceil(min_steps / steps_per_epoch))``: a floor of optimiser steps."""
+        if not self.min_steps:
+            return self.max_epochs
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        return max(self.max_epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+    def _schedule_callbacks(self, total_steps: int) -> list:
+        """Cosine decay of the learning rate to 0 over every step (per batch), if asked."""
+        if self.lr_schedule == "constant":
+            return []
+        cosine = LRScheduler(
+            policy=CosineAnnealingLR, T_max=max(1, total_steps), step_every="batch"
+        )
+        return [("lr_schedule", cosine)]
+
+    def _augmentation(self) -> dict:
+        """Net arguments of the on-the-fly augmentation (images only; seeded by the fit)."""
+        if self.image_shape_ is None:
+            return {}
+        return {"augment": check_augmentation(self.augment), "augment_seed": self._seed}
 
     # --- training ---------------------------------------------------------------------------
     def _term_scoring(self) -> list:
@@ -239,10 +301,11 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     def _train(self, X: np.ndarray, y_index: np.ndarray | None, n_heads: int):
         """Build the module and the skorch net, train, and keep the net as ``net_``."""
         seed = self._draw_seed()
+        conv_channels, dense_sizes = self._architecture()
         config = make_config(
             input_shape=self._module_input_shape(),
-            conv_channels=tuple(self.conv_channels),
-            dense_sizes=tuple(self.dense_sizes),
+            conv_channels=conv_channels,
+            dense_sizes=dense_sizes,
             latent_dim=self.n_components,
             n_heads=n_heads,
             norm=self.norm,
@@ -258,9 +321,17 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
             scoring=self._term_scoring(),
             module=MultiHeadVAE,
             module__config=config,
+            **self._augmentation(),
             **self._net_kwargs(),
         )
         return self
+
+    def _architecture(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``conv_channels`` and ``dense_sizes`` of this fit, ``"auto"`` resolved."""
+        auto_conv, auto_dense = auto_architecture(self._module_input_shape())
+        conv = auto_conv if _is_auto(self.conv_channels) else tuple(self.conv_channels)
+        dense = auto_dense if _is_auto(self.dense_sizes) else tuple(self.dense_sizes)
+        return conv, dense
 
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

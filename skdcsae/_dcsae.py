@@ -11,14 +11,34 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _BaseLatentTransformer, _store_params
 from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
+from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
 from ._nn import _DCSAENet
 
-__all__ = ["DCSAETransformer"]
+__all__ = ["PAPER_PARAMS", "DCSAETransformer"]
+
+#: The paper's exact setting (Padhye et al., CIKM 2023, PneumoniaMNIST; the authors' code):
+#: ``DCSAETransformer(**PAPER_PARAMS)``, exported with ``release="per_image"``. The defaults
+#: differ where measurements found better (see the user guide).
+PAPER_PARAMS = {
+    "n_components": 2,
+    "alpha": 10.0,
+    "beta": 10.0,
+    "rho": 5.0,
+    "feature_mode": "paper",
+    "conv_channels": (128, 64, 32, 16),
+    "dense_sizes": (2048, 1000, 250),
+    "lr": 1e-4,
+    "max_epochs": 50,
+    "min_steps": 0,
+    "lr_schedule": "constant",
+    "augment": False,
+    "batch_size": 1,
+}
 
 
 @Substitution(**shared_docs)
-class DCSAETransformer(_BaseLatentTransformer):
+class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     """Donor-side DC-SAE: a VAE with one Gaussian latent head per class.
 
     ``fit(X, y)`` trains the network with the DC-SAE loss of Padhye et al. (CIKM 2023,
@@ -34,14 +54,16 @@ class DCSAETransformer(_BaseLatentTransformer):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Latent dimensions per class head (the paper uses 2).
+    n_components : int, default=8
+        Latent dimensions per class head. The paper uses 2.
     alpha : float, default=10.0
         Weight of the reconstruction error. Paper: 10 for PneumoniaMNIST, 20 for APTOS/COVID.
     beta : float, default=10.0
         Weight of the repulsion term.
-    rho : float, default=5.0
-        Repulsion margin: the squared distance beyond which heads no longer repel.
+    rho : float or None, default=None
+        Repulsion margin: the squared distance beyond which heads no longer repel. None means
+        ``2.5 * n_components``, a fixed multiple of the prior's squared radius (5 at the
+        paper's 2 dimensions, the paper's value).
     kl_weight : float, default=1.0
         Weight of the KL term on the wrong-class heads.
     feature_mode : {"means", "paper"}, default="means"
@@ -57,24 +79,21 @@ class DCSAETransformer(_BaseLatentTransformer):
           to N(0, I)) sit near it: the two feature sets are not in the same space, which is why
           this mode scores lower and is not the default.
     %(image_shape)s
-    conv_channels : tuple of int, default=(128, 64, 32, 16)
-        Channels of the conv blocks (3x3 conv, norm, LeakyReLU 0.1, 2x2 max-pool). The default
-        is the authors' architecture. For 28x28 images its four max-pools shrink the map to
-        1x1 before the dense layers; ``conv_channels=(32, 16), dense_sizes=(256,)`` keeps a
-        7x7 map, trains about 5x faster on a CPU and scored higher on PneumoniaMNIST in our
-        runs (50 donor images per class, recipient = rest of the train split: 0.89-0.92
-        accuracy over 3 seeds at batch sizes 8-32, against 0.63-0.79 for the authors' net at
-        batch size 32 and 0.86 at batch size 8).
-    dense_sizes : tuple of int, default=(2048, 1000, 250)
+    conv_channels : "auto" or tuple of int, default="auto"
+        Channels of the conv blocks (3x3 conv, norm, LeakyReLU 0.1, 2x2 max-pool). ``"auto"``
+        suits the image size: as many blocks as halve the shorter side to about 7 pixels
+        (2 for 28x28, 5 for 224x224), channels doubling from 32 (at most 128) and 16 in the
+        last block. The authors' network is ``(128, 64, 32, 16)``.
+    dense_sizes : "auto" or tuple of int, default="auto"
         Widths of the dense layers between the conv blocks (or the input, for tabular data)
-        and the latent heads. The decoder mirrors them.
+        and the latent heads; the decoder mirrors them. ``"auto"`` is ``(256,)``; the authors'
+        is ``(2048, 1000, 250)``.
     norm : {"batch", "group", "instance", "none"}, default="batch"
         Normalisation in the conv blocks. ``"batch"`` is the paper's and stores running means
         and variances of the training data in the encoder. ``"group"`` (GroupNorm, up to 8
         groups) and ``"instance"`` (GroupNorm with one group per channel) normalise each
-        image on its own and store no data statistics; on PneumoniaMNIST (50 images per
-        class, 4 seeds) ``"instance"`` scored 0.89 against 0.86 for ``"group"`` and 0.92 for
-        ``"batch"``. ``dp=True`` needs ``"group"``, ``"instance"`` or ``"none"`` for
+        image on its own and store no data statistics (the user guide compares them).
+        ``dp=True`` needs ``"group"``, ``"instance"`` or ``"none"`` for
         images (tabular data uses an MLP without normalisation layers, so ``norm`` does not
         matter there).
     dp : bool, default=False
@@ -117,10 +136,23 @@ class DCSAETransformer(_BaseLatentTransformer):
         Adam learning rate. (The paper uses 1e-4 with batch size 1; batched training needs a
         larger step.)
     max_epochs : int, default=50
-        Training epochs (the paper's PneumoniaMNIST setting).
+        Fewest training epochs (the paper's PneumoniaMNIST setting); see ``min_steps``.
+    min_steps : int, default=1500
+        Fewest optimiser steps: training runs ``max(max_epochs, ceil(min_steps /
+        steps_per_epoch))`` epochs, so that a small donor is trained as long as a large one
+        (with 10 images per class, 50 epochs are only 100 steps). 0 trains exactly
+        ``max_epochs`` epochs, as the paper.
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+        ``"cosine"`` decays the learning rate from ``lr`` to 0 over all the training steps
+        (per batch); ``"constant"`` keeps ``lr`` (the paper).
+    augment : bool or dict, default=True
+        Jitter every training image on the fly with a small random affine (rotation up to
+        10 degrees, shift up to 7%% of the side, scale up to 5%%, bilinear, border padding;
+        no flips, since laterality matters in medical images), drawn from the seeded
+        generator. A dict overrides ``{"rotation": 10.0, "shift": 0.07, "scale": 0.05}``.
+        Images only (tabular data is never augmented); ``False`` is the paper's setting.
     batch_size : int, default=16
-        Mini-batch size. (The paper trains with batch size 1, which is slow; on balanced
-        PneumoniaMNIST with 50 donor images per class, 16 scored better than 32 in our runs.)
+        Mini-batch size. The paper trains with batch size 1, which is slow.
     %(early_stopping)s
     %(runtime)s
     random_state : int, RandomState instance or None, default=None
@@ -141,13 +173,16 @@ class DCSAETransformer(_BaseLatentTransformer):
     history_ : skorch.history.History
         Per-epoch ``train_loss`` and the loss terms ``train_mse``, ``train_kl``, ``train_rep``.
     privacy_ : dict or None
-        With ``dp=True``, the guarantee of the trained weights, plain data only::
+        With ``dp=True``, the guarantee of the trained weights, plain data only:
+        ``mechanism`` ("DP-SGD"), ``epsilon``, ``delta``, ``noise_multiplier``,
+        ``max_grad_norm``, ``sample_rate``, ``epochs``, ``steps``, ``accountant`` ("rdp") and
+        ``library`` ("opacus <version>"). ``None`` with ``dp=False``.
 
-            {"mechanism": "DP-SGD", "epsilon": float, "delta": float,
-             "noise_multiplier": float, "max_grad_norm": float, "sample_rate": float,
-             "epochs": int, "steps": int, "accountant": "rdp", "library": "opacus <version>"}
-
-        ``None`` with ``dp=False``.
+    Notes
+    -----
+    ``DCSAETransformer(**skdcsae.PAPER_PARAMS)`` is the paper's exact setting: 2 latent
+    dimensions, margin 5, the authors' network, learning rate 1e-4 with batch size 1, 50
+    epochs, no schedule or augmentation, and Algorithm 1's features.
 
     See Also
     --------
@@ -166,11 +201,11 @@ class DCSAETransformer(_BaseLatentTransformer):
     >>> from skdcsae import DCSAETransformer
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
     ...                          random_state=0)
     >>> model = make_pipeline(dcsae, SVC()).fit(X[:200], y[:200])
-    >>> dcsae.transform(X[:3]).shape
-    (3, 4)
+    >>> dcsae.transform(X[:3]).shape  # 8 latent dimensions per class head
+    (3, 16)
     >>> bool(model.score(X[200:], y[200:]) > 0.9)
     True
     """
@@ -179,7 +214,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         **_BaseLatentTransformer._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
-        "rho": [Interval(Real, 0, None, closed="neither")],
+        "rho": [Interval(Real, 0, None, closed="neither"), None],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "feature_mode": [StrOptions({"means", "paper"})],
         "dp": ["boolean"],
@@ -192,16 +227,16 @@ class DCSAETransformer(_BaseLatentTransformer):
 
     def __init__(
         self,
-        n_components=2,
+        n_components=8,
         *,
         alpha=10.0,
         beta=10.0,
-        rho=5.0,
+        rho=None,
         kl_weight=1.0,
         feature_mode="means",
         image_shape=None,
-        conv_channels=(128, 64, 32, 16),
-        dense_sizes=(2048, 1000, 250),
+        conv_channels="auto",
+        dense_sizes="auto",
         norm="batch",
         dp=False,
         target_epsilon=None,
@@ -211,6 +246,9 @@ class DCSAETransformer(_BaseLatentTransformer):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
+        min_steps=1500,
+        lr_schedule="cosine",
+        augment=True,
         batch_size=16,
         early_stopping=False,
         validation_fraction=0.1,
@@ -222,11 +260,14 @@ class DCSAETransformer(_BaseLatentTransformer):
     ):
         _store_params(self, locals())
 
+    def _rho(self) -> float:
+        return 2.5 * self.n_components if self.rho is None else float(self.rho)
+
     def _net_kwargs(self):
         kwargs = {
             "alpha": float(self.alpha),
             "beta": float(self.beta),
-            "rho": float(self.rho),
+            "rho": self._rho(),
             "kl_weight": float(self.kl_weight),
         }
         if self._dp_settings is not None:
@@ -284,7 +325,7 @@ class DCSAETransformer(_BaseLatentTransformer):
         return dp_settings(
             n_samples=n_samples,
             batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
+            max_epochs=self._training_epochs(self._n_train(n_samples)),
             target_epsilon=self.target_epsilon,
             target_delta=self.target_delta,
             noise_multiplier=self.noise_multiplier,
@@ -292,22 +333,11 @@ class DCSAETransformer(_BaseLatentTransformer):
         )
 
     def _privacy_report(self) -> dict | None:
-        settings = self._dp_settings
-        if settings is None:
+        if self._dp_settings is None:
             return None
-        spent = self.net_.privacy_spent_
-        return {
-            "mechanism": "DP-SGD",
-            "epsilon": float(spent["epsilon"]),
-            "delta": float(settings["delta"]),
-            "noise_multiplier": float(settings["noise_multiplier"]),
-            "max_grad_norm": float(settings["max_grad_norm"]),
-            "sample_rate": float(settings["sample_rate"]),
-            "epochs": int(self.n_iter_),
-            "steps": int(spent["steps"]),
-            "accountant": "rdp",
-            "library": str(settings["library"]),
-        }
+        from ._nn._dp import privacy_report
+
+        return privacy_report(self._dp_settings, self.net_.privacy_spent_, self.n_iter_)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -425,143 +455,6 @@ class DCSAETransformer(_BaseLatentTransformer):
         rows = np.arange(len(y_index))
         return paper_sample(
             self._seed, mus[rows, y_index], logvars[rows, y_index], offset=DONOR_OFFSET
-        )
-
-    def export_donor_kit(
-        self,
-        path,
-        X,
-        y,
-        *,
-        release="per_image",
-        n_prototypes=3,
-        min_count=10,
-        n_synthetic=None,
-        feature_noise=None,
-        clip_norm=None,
-        delta=None,
-        key=None,
-        overwrite=False,
-    ):
-        """Write a donor kit: what the Donor ships to a Recipient (never images, never the decoder).
-
-        The kit is a single file of plain data: the encoder's architecture and weights (numpy
-        arrays), the latent features of ``X`` with their labels ``y``, the classes, the input
-        preprocessing, the feature mode, the hyperparameters, library versions, the creation
-        time and a SHA-256 digest of the content (optionally an HMAC-SHA256 signature). Load it
-        with :func:`skdcsae.load_donor_kit` or pass it to :class:`skdcsae.RecipientLabeler`.
-
-        Parameters
-        ----------
-        path : str or path-like
-            File to write (conventionally ``*.joblib``). Written atomically: a temporary file
-            in the same directory, then renamed.
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            The donor's labelled images, normally the ones the transformer was fitted on. Only
-            their latent features go into the kit.
-        y : array-like of shape (n_samples,)
-            Their labels; every class in ``classes_`` must occur.
-        release : {"per_image", "prototypes", "synthetic"}, default="per_image"
-            What the kit's feature table holds. The recipient side works unchanged with each.
-
-            - ``"per_image"`` (the paper): one feature vector per donor image. Whoever holds
-              one of the donor's images can encode it and find its row, i.e. tell that the
-              image was in the donor's data (see :func:`skdcsae.audit_donor_kit`).
-            - ``"prototypes"``: per class, up to ``n_prototypes`` k-means centres of the
-              features, each the mean of at least ``min_count`` images and weighted by how
-              many it summarises.
-            - ``"synthetic"``: per class, a Gaussian per k-means group (at least
-              ``min_count`` images each; mean and shrunk covariance) and ``n_synthetic``
-              feature rows drawn from that mixture. No row belongs to a donor image, and the
-              recipient's classifier still sees each class's spread; on PneumoniaMNIST it
-              kept the accuracy of ``"per_image"`` where ``"prototypes"`` lost a few points
-              (see the security page of the docs).
-        n_prototypes : int, default=3
-            Most prototypes or mixture components per class.
-        min_count : int, default=10
-            Fewest donor images behind one prototype or component; a class with fewer
-            images is refused.
-        n_synthetic : int or None, default=None
-            Synthetic rows per class (``release="synthetic"``); None means twice the class's
-            donor images.
-        feature_noise : float or None, default=None
-            Add Gaussian noise to every released row (``"per_image"`` and ``"prototypes"``),
-            with standard deviation ``feature_noise`` times the row's sensitivity (``2 *
-            clip_norm`` for a per-image row, ``2 * clip_norm / m`` for a prototype of ``m``
-            images). The kit records the resulting (epsilon, delta) of the feature table, per
-            donor image, given the encoder (and the grouping into prototypes). Needs
-            ``clip_norm``.
-        clip_norm : float or None, default=None
-            Clip every feature vector to this L2 norm before summarising or adding noise.
-            Choose it from prior knowledge, not from the data.
-        delta : float or None, default=None
-            Delta of the feature noise's (epsilon, delta); None means
-            ``min(1e-5, 1 / (10 * n_samples))``, as for DP-SGD.
-        key : str or bytes, default=None
-            Shared secret: adds an HMAC-SHA256 signature that ``load_donor_kit(path, key=key)``
-            verifies.
-        overwrite : bool, default=False
-            Replace ``path`` if it exists; otherwise an existing file raises
-            ``FileExistsError``.
-
-        Returns
-        -------
-        kit : DonorKit
-            What was written (the same as loading the file back).
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        FileExistsError
-            If ``path`` exists and ``overwrite`` is False.
-        TypeError
-            If ``overwrite`` is not a bool.
-        ValueError
-            If ``y`` is missing, differs in length from ``X``, has labels the transformer
-            was not fitted on or lacks one of its classes, or ``X`` does not match the
-            fitted input shape.
-
-        Notes
-        -----
-        With ``feature_mode="means"`` the kit's features are all heads' means, exactly what
-        ``transform(X)`` gives. With ``feature_mode="paper"`` they are the true-label-head
-        samples of Algorithm 1 (what ``fit_transform(X, y)`` gives), and the kit carries the
-        sampling seed so that the Recipient reads the positive head exactly as ``transform``
-        would. The prototypes and the noise are seeded from ``random_state``. The kit also
-        records how the encoder was trained (``privacy_``: DP-SGD or not).
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> from sklearn.datasets import load_digits
-        >>> from skdcsae import DCSAETransformer, load_donor_kit
-        >>> X, y = load_digits(n_class=2, return_X_y=True)
-        >>> dcsae = DCSAETransformer(dense_sizes=(16,), max_epochs=2, device="cpu",
-        ...                          random_state=0).fit(X[:100], y[:100])
-        >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
-        >>> kit = dcsae.export_donor_kit(path, X[:100], y[:100])
-        >>> kit.features.shape
-        (100, 4)
-        >>> load_donor_kit(path).sha256 == kit.sha256
-        True
-        """
-        from .kit._kit import _export_donor_kit
-
-        return _export_donor_kit(
-            self,
-            path,
-            X,
-            y,
-            release=release,
-            n_prototypes=n_prototypes,
-            min_count=min_count,
-            n_synthetic=n_synthetic,
-            feature_noise=feature_noise,
-            clip_norm=clip_norm,
-            delta=delta,
-            key=key,
-            overwrite=overwrite,
         )
 
     def get_feature_names_out(self, input_features=None):

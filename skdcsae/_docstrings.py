@@ -73,6 +73,16 @@ _ARCHITECTURE_VAE = """conv_channels : tuple of int, default=(128, 64, 32, 16)
     norm : {"batch", "group", "instance", "none"}, default="batch"
         Normalisation in the conv blocks (see :class:`~skdcsae.DCSAETransformer`)."""
 
+_VAE_SCHEDULE = """min_steps : int, default=0
+        Fewest optimiser steps: with a positive value training runs ``max(max_epochs,
+        ceil(min_steps / steps_per_epoch))`` epochs (see
+        :class:`~skdcsae.DCSAETransformer`). 0 trains exactly ``max_epochs`` epochs.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"`` decays the learning rate from ``lr`` to 0 over all the steps.
+    augment : bool or dict, default=False
+        Jitter training images on the fly with a small random affine, as
+        :class:`~skdcsae.DCSAETransformer` does by default."""
+
 shared_docs = {
     "image_shape": _IMAGE_SHAPE,
     "scaling": _SCALING,
@@ -81,4 +91,5 @@ shared_docs = {
     "verbose": _VERBOSE,
     "fitted_attributes": _FITTED,
     "vae_architecture": _ARCHITECTURE_VAE,
+    "vae_schedule": _VAE_SCHEDULE,
 }

@@ -7,164 +7,33 @@ matplotlib is an optional dependency, imported only when a function is called:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
+
+from ._plot_coverage import plot_risk_coverage
+from ._plotting import (
+    _axes_for,
+    _balanced_indices,
+    _check_y,
+    _draw_panel,
+    _image_for_display,
+    _label_namer,
+    _latent_panels,
+    _named_transformers,
+    _pyplot,
+    _save,
+    _summarize,
+)
 
 __all__ = [
     "plot_accuracy_curves",
     "plot_latent_comparison",
     "plot_latent_space",
     "plot_reconstructions",
+    "plot_risk_coverage",
 ]
-
-_INSTALL_HINT = "pip install skdcsae[plots]"
-_PANEL_SIZE = (4.2, 3.8)
-
-
-def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(f"skdcsae.plotting needs matplotlib: {_INSTALL_HINT}") from exc
-    return plt
-
-
-def _save(fig, path):
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=150, bbox_inches="tight")
-    return fig
-
-
-def _axes_for(ax, n_panels: int, *, figsize=None):
-    """``n_panels`` Axes in one row: new ones, or the user's (one Axes or a sequence)."""
-    if ax is None:
-        plt = _pyplot()
-        width, height = figsize or (_PANEL_SIZE[0] * n_panels, _PANEL_SIZE[1])
-        fig, axes = plt.subplots(
-            1, n_panels, figsize=(width, height), squeeze=False, layout="constrained"
-        )
-        return fig, list(axes[0])
-    axes = list(np.ravel(np.asarray(ax, dtype=object)))
-    if len(axes) != n_panels:
-        raise ValueError(
-            f"This plot has {n_panels} panel(s) but {len(axes)} Axes were given; pass "
-            f"{n_panels} Axes (or ax=None to create a figure)."
-        )
-    return axes[0].figure, axes
-
-
-def _label_namer(class_names):
-    """A function label -> display name, from a dict or a sequence indexed by label."""
-    if class_names is None:
-        return str
-    if isinstance(class_names, Mapping):
-        return lambda label: str(class_names.get(label, label))
-    names = list(class_names)
-
-    def name(label):
-        if isinstance(label, (Integral, np.integer)) and 0 <= int(label) < len(names):
-            return str(names[int(label)])
-        raise ValueError(
-            f"class_names given as a sequence names integer labels 0..{len(names) - 1} "
-            f"(like a Bunch's target_names); got label {label!r}. Pass a dict instead."
-        )
-
-    return name
-
-
-def _to_2d(block: np.ndarray, rng_seed: int = 0):
-    """Coordinates to draw for one block of latent features, and the axis labels."""
-    d = block.shape[1]
-    if d == 2:
-        return block, ("z0", "z1")
-    if d == 1:  # a strip plot: the value against a little seeded jitter
-        jitter = np.random.default_rng(rng_seed).uniform(-0.4, 0.4, len(block))
-        return np.column_stack([block[:, 0], jitter]), ("z0", "jitter")
-    from sklearn.decomposition import PCA
-
-    pca = PCA(n_components=2, random_state=0).fit(block)
-    ratio = pca.explained_variance_ratio_
-    return pca.transform(block), (f"PC1 ({ratio[0]:.0%} var.)", f"PC2 ({ratio[1]:.0%} var.)")
-
-
-def _latent_panels(transformer, X, heads, namer, name=None):
-    """One panel per latent head (multi-head skdcsae models) or one for the whole output."""
-    Z = np.asarray(transformer.transform(X))
-    if Z.ndim != 2:
-        raise ValueError(f"transform(X) must return a 2-d array; got shape {Z.shape}.")
-    config = getattr(getattr(getattr(transformer, "net_", None), "module_", None), "config", None)
-    name = name or type(transformer).__name__
-    blocks = [(Z, name)]
-    if (
-        isinstance(config, Mapping)
-        and getattr(transformer, "feature_mode", "means") == "means"
-        and Z.shape[1] == config["n_heads"] * config["latent_dim"]
-        and config["n_heads"] > 1
-    ):
-        k, d = config["n_heads"], config["latent_dim"]
-        classes = getattr(transformer, "classes_", None)
-        per_head = Z.reshape(len(Z), k, d)
-        blocks = []
-        for h in range(k):
-            owner = (
-                f" (class {namer(classes[h])})" if classes is not None and len(classes) == k else ""
-            )
-            blocks.append((per_head[:, h], f"{name}: head {h}{owner}"))
-    if heads != "all":
-        if len(blocks) == 1:
-            raise ValueError(f"heads={heads!r} needs a multi-head model; {name} has one output.")
-        chosen = [heads] if isinstance(heads, Integral) else list(heads)
-        bad = [h for h in chosen if not isinstance(h, Integral) or not 0 <= h < len(blocks)]
-        if bad or not chosen:
-            raise ValueError(
-                f"heads must be 'all' or indices in 0..{len(blocks) - 1}; got {heads!r}."
-            )
-        blocks = [blocks[h] for h in chosen]
-    panels = [(*_to_2d(block), title) for block, title in blocks]
-    if len(blocks) == 1 and Z.shape[1] == 2 and hasattr(transformer, "get_feature_names_out"):
-        try:  # e.g. PCA's "pca0", "pca1"
-            names = tuple(str(f) for f in transformer.get_feature_names_out())
-        except Exception:  # not every transformer can name its features
-            names = ()
-        if len(names) == 2:
-            panels = [(panels[0][0], names, panels[0][2])]
-    return panels
-
-
-def _draw_panel(ax, coords, axis_labels, title, y, namer, *, s, alpha, legend):
-    ax.axhline(0, color="0.85", lw=0.8, zorder=0)
-    ax.axvline(0, color="0.85", lw=0.8, zorder=0)
-    if y is None:
-        ax.scatter(coords[:, 0], coords[:, 1], s=s, alpha=alpha, lw=0, color="C0")
-    else:
-        for i, label in enumerate(np.unique(y)):
-            mask = y == label
-            ax.scatter(
-                coords[mask, 0],
-                coords[mask, 1],
-                s=s,
-                alpha=alpha,
-                lw=0,
-                color=f"C{i % 10}",
-                label=f"{namer(label)} (n={int(mask.sum())})",
-            )
-        if legend:
-            ax.legend(loc="best", fontsize="small", markerscale=1.5, framealpha=0.8)
-    ax.set_xlabel(axis_labels[0])
-    ax.set_ylabel(axis_labels[1])
-    ax.set_title(title, fontsize="medium")
-
-
-def _check_y(y, n):
-    if y is None:
-        return None
-    y = np.asarray(y).ravel()
-    if len(y) != n:
-        raise ValueError(f"y has {len(y)} labels but X has {n} samples.")
-    return y
 
 
 def plot_latent_space(
@@ -239,7 +108,7 @@ def plot_latent_space(
     >>> from skdcsae.plotting import plot_latent_space
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
     >>> fig = plot_latent_space(dcsae, X, y, class_names=["zero", "one"])
     >>> [ax.get_title() for ax in fig.axes]
     ['DCSAETransformer: head 0 (class zero)', 'DCSAETransformer: head 1 (class one)']
@@ -278,8 +147,10 @@ def plot_latent_comparison(
 
     Parameters
     ----------
-    transformers : dict of str to fitted estimator
-        Display name -> fitted transformer, drawn in this order.
+    transformers : dict of str to fitted estimator, or list of fitted estimators
+        Display name -> fitted transformer, drawn in this order. A list is drawn in its
+        order and named by class (``"DCSAETransformer"``, ``"VAETransformer"``; repeated
+        classes are numbered).
     X : array-like
         Passed unchanged to every ``transform``.
     y : array-like of shape (n_samples,), default=None
@@ -309,7 +180,8 @@ def plot_latent_comparison(
     ImportError
         If matplotlib is not installed (``pip install skdcsae[plots]``).
     ValueError
-        If ``transformers`` is empty, or for any reason :func:`plot_latent_space` gives.
+        If ``transformers`` is empty or neither a dict nor a list, or for any reason
+        :func:`plot_latent_space` gives.
 
     Examples
     --------
@@ -319,16 +191,17 @@ def plot_latent_comparison(
     >>> from skdcsae.plotting import plot_latent_comparison
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
     >>> fig = plot_latent_comparison({"DC-SAE": dcsae, "PCA": PCA(2).fit(X)}, X, y)
     >>> len(fig.axes)
     3
+    >>> [ax.get_title() for ax in plot_latent_comparison([dcsae, PCA(2).fit(X)], X, y).axes]
+    ['DCSAETransformer: head 0 (class 0)', 'DCSAETransformer: head 1 (class 1)', 'PCA']
     """
-    if not isinstance(transformers, Mapping) or not transformers:
-        raise ValueError("transformers must be a non-empty dict {name: fitted transformer}.")
+    named = _named_transformers(transformers)
     namer = _label_namer(class_names)
     panels = []
-    for name, transformer in transformers.items():
+    for name, transformer in named:
         chosen = heads
         if heads != "all":
             config = getattr(
@@ -336,7 +209,7 @@ def plot_latent_comparison(
             )
             if not isinstance(config, Mapping) or config.get("n_heads", 1) < 2:
                 chosen = "all"
-        panels += _latent_panels(transformer, X, chosen, namer, name=str(name))
+        panels += _latent_panels(transformer, X, chosen, namer, name=name)
     y = _check_y(y, len(panels[0][0]))
     fig, axes = _axes_for(ax, len(panels))
     for i, (axis, (coords, labels, panel_title)) in enumerate(zip(axes, panels, strict=True)):
@@ -344,13 +217,6 @@ def plot_latent_comparison(
     if title is not None:
         fig.suptitle(title)
     return _save(fig, path)
-
-
-def _image_for_display(flat, shape, lo, hi):
-    """(C, H, W) pixels as something imshow draws, scaled to [0, 1]."""
-    image = flat.reshape(shape).astype(np.float64)
-    image = np.clip((image - lo) / (hi - lo) if hi > lo else image * 0, 0, 1)
-    return image.transpose(1, 2, 0) if shape[0] == 3 else image[0]
 
 
 def plot_reconstructions(
@@ -370,10 +236,12 @@ def plot_reconstructions(
         An image model such as :class:`~skdcsae.DCSAETransformer` (fitted with an image
         shape): its ``net_.module_`` must have ``encoder`` and ``decode``.
     X : array-like
-        Images in a layout the transformer accepts; the first ``n`` are drawn.
+        Images in a layout the transformer accepts.
     y : array-like of shape (n_samples,), default=None
         True labels (values of ``transformer.classes_``), to decode from the true head and
-        to name the columns.
+        to name the columns. With ``y`` the ``n`` images are spread evenly over the classes
+        (the first images of each class, grouped by class); without it the first ``n``
+        images are drawn.
     n : int, default=8
         Number of images.
     head : int, "true" or "all", default=None
@@ -409,7 +277,7 @@ def plot_reconstructions(
     >>> from skdcsae.plotting import plot_reconstructions
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, device="cpu", random_state=0).fit(X, y)
+    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
     >>> fig = plot_reconstructions(dcsae, X, y, n=4)
     >>> len(fig.axes)  # 2 rows of 4
     8
@@ -429,15 +297,18 @@ def plot_reconstructions(
         raise ValueError("plot_reconstructions needs an image model (fitted with an image shape).")
     if not isinstance(n, Integral) or n < 1:
         raise ValueError(f"n must be a positive int; got {n!r}.")
-    X = np.asarray(X)[:n]
+    X = np.asarray(X)
     flat = X.reshape(len(X), -1)
     if flat.shape[1] != transformer.n_features_in_:
         raise ValueError(
             f"X has {flat.shape[1]} features per image; the model was fitted on "
             f"{transformer.n_features_in_} (image shape {shape})."
         )
+    y = _check_y(y, len(flat))
+    shown = np.arange(min(n, len(flat))) if y is None else _balanced_indices(y, n)
+    flat = flat[shown]
+    y = None if y is None else y[shown]
     m = len(flat)
-    y = _check_y(None if y is None else np.asarray(y).ravel()[:n], m)
     n_heads = module.config["n_heads"]
     if head is None:
         head = "true" if y is not None and n_heads > 1 else "all"
@@ -501,34 +372,6 @@ def plot_reconstructions(
     if title is not None:
         fig.suptitle(title)
     return _save(fig, path)
-
-
-def _summarize(results):
-    """``{method: (sizes, means, sems, n_seeds)}`` from ``{method: {n: [accuracies]}}``."""
-    if not isinstance(results, Mapping) or not results:
-        raise ValueError(
-            "results must be a non-empty dict {method: {donor_size: [accuracy per seed]}}."
-        )
-    summary = {}
-    for method, by_size in results.items():
-        if not isinstance(by_size, Mapping) or not by_size:
-            raise ValueError(
-                f"results[{method!r}] must be a non-empty dict {{donor_size: [accuracies]}}."
-            )
-        sizes, means, sems, counts = [], [], [], []
-        for size in sorted(by_size):
-            values = np.atleast_1d(np.asarray(by_size[size], dtype=np.float64))
-            if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
-                raise ValueError(
-                    f"results[{method!r}][{size!r}] must be one or more finite numbers; "
-                    f"got {by_size[size]!r}."
-                )
-            sizes.append(size)
-            means.append(values.mean())
-            sems.append(values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0)
-            counts.append(values.size)
-        summary[method] = tuple(np.asarray(v) for v in (sizes, means, sems, counts))
-    return summary
 
 
 def plot_accuracy_curves(

@@ -12,11 +12,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SKDCSAE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 # Small networks so that the suite stays fast on two CPU cores.
-FAST_MLP = {"dense_sizes": (16,), "max_epochs": 3, "batch_size": 16, "device": "cpu"}
+FAST_MLP = {
+    "dense_sizes": (16,),
+    "max_epochs": 3,
+    "min_steps": 0,
+    "batch_size": 16,
+    "device": "cpu",
+}
 FAST_CONV = {
     "conv_channels": (8, 4),
     "dense_sizes": (32,),
     "max_epochs": 3,
+    "min_steps": 0,
     "batch_size": 16,
     "device": "cpu",
 }

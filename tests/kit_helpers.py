@@ -29,10 +29,21 @@ def read_payload(path) -> dict:
         return pickle.load(f)  # test-only: our own file
 
 
-def write_payload(path, payload) -> None:
-    """Write a (possibly tampered) payload the way export_donor_kit does."""
+def read_content(path) -> tuple[dict, dict]:
+    """The (meta, tensors) of a kit file, through the verifying container reader."""
+    from skdcsae.kit._container import load_container
+
+    with open(path, "rb") as f:
+        box = load_container(f.read())
+    return box.meta, {k: np.array(v) for k, v in box.tensors.items()}  # writable copies
+
+
+def write_content(path, meta, tensors, key=None) -> None:
+    """Write any (meta, tensors) as a valid container with a correct digest: a forger's kit."""
+    from skdcsae.kit._container import dump_container
+
     with open(path, "wb") as f:
-        pickle.dump(payload, f, protocol=4)
+        f.write(dump_container(meta, tensors, key=key))
 
 
 def walk(obj, prefix=""):

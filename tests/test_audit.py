@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skdcsae import DCSAETransformer, LeakageAudit, RecipientLabeler, audit_donor_kit
+from skdcsae import (
+    DCSAETransformer,
+    LeakageAudit,
+    RecipientLabeler,
+    ReleaseSettings,
+    audit_donor_kit,
+)
 
 from .conftest import FAST_CONV, donor_split
 
@@ -31,7 +37,7 @@ def test_per_image_kit_reveals_every_member(digits, fitted, tmp_path):
     X, y = digits
     est, donor, rest = fitted
     path = tmp_path / "kit.joblib"
-    est.export_donor_kit(path, X[donor], y[donor])
+    est.export_donor_kit(path, X[donor], y[donor], release="per_image")
     audit = audit_donor_kit(path, X[donor], X[rest[:120]], X_eval=X[rest], y_eval=y[rest])
     assert isinstance(audit, LeakageAudit)
     assert audit.membership_auc == 1.0 and audit.advantage == 1.0
@@ -43,7 +49,7 @@ def test_per_image_kit_reveals_every_member(digits, fitted, tmp_path):
     text = audit.summary()
     assert "1.000" in text and "reveals which images the donor had" in text
     assert "not a proof" in text
-    assert audit.accuracy_cost is None and "accuracy cost" not in text
+    assert audit.accuracy_cost is None and "per-image kit" not in text
 
 
 def test_accuracy_cost_against_a_per_image_kit(digits, fitted, tmp_path):
@@ -61,10 +67,30 @@ def test_accuracy_cost_against_a_per_image_kit(digits, fitted, tmp_path):
     proto = audit_donor_kit(kits["prototypes"], *args, **kw)
     assert proto.per_image_accuracy == pytest.approx(same.per_image_accuracy)
     assert proto.accuracy_cost == pytest.approx(100 * (proto.per_image_accuracy - proto.accuracy))
-    assert "accuracy cost" in proto.summary()
+    assert "vs per-image kit   this release" in proto.summary()
     with pytest.raises(ValueError, match="y_members has 3 labels"):
         audit_donor_kit(kits["per_image"], *args, X_eval=X[rest], y_eval=y[rest],
                         y_members=y[:3])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "words"),
+    [
+        (0.896, "this release costs 2.0 points of accuracy (0.916 with a per-image kit"),
+        (0.924, "this release gains 0.8 points of accuracy (0.916 with a per-image kit"),
+        (0.916, "this release costs no accuracy (0.916 with a per-image kit"),
+    ],
+)
+def test_summary_says_cost_or_gain_in_words(accuracy, words):
+    """The sign convention: accuracy_cost > 0 is a loss, and the summary says which (#17)."""
+    audit = LeakageAudit(membership_auc=0.5, advantage=0.0, tpr_at_low_fpr=0.0,
+                         member_distances=np.ones(3), non_member_distances=np.ones(3),
+                         accuracy=accuracy, balanced_accuracy=accuracy, release={},
+                         privacy=None, n_rows=3, per_image_accuracy=0.916)  # fmt: skip
+    assert audit.accuracy_cost == pytest.approx(100 * (0.916 - accuracy))
+    text = audit.summary()
+    assert words in text
+    assert "+" not in text.split("vs per-image kit")[1]  # no signed number to misread
 
 
 @pytest.mark.parametrize("release", ["prototypes", "synthetic"])
@@ -84,7 +110,8 @@ def test_noise_lowers_the_attack(digits, fitted, tmp_path):
     X, y = digits
     est, donor, rest = fitted
     path = tmp_path / "kit.joblib"
-    kit = est.export_donor_kit(path, X[donor], y[donor], feature_noise=0.5, clip_norm=5.0)
+    noisy = ReleaseSettings("per_image", feature_noise=0.5, clip_norm=5.0)
+    kit = est.export_donor_kit(path, X[donor], y[donor], release=noisy)
     audit = audit_donor_kit(kit, X[donor], X[rest])
     assert audit.membership_auc < 0.9
     assert "feature noise" in audit.summary() and audit.release["epsilon"] > 0

@@ -70,7 +70,8 @@ def test_paper_features_from_one_fit_match_a_paper_fit(bench):
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (16, 28, 28), dtype=np.uint8)
     y = np.arange(16) % 2
-    cfg = {"conv_channels": (4,), "dense_sizes": (8,), "max_epochs": 1, "device": "cpu",
+    cfg = {"conv_channels": (4,), "dense_sizes": (8,), "max_epochs": 1, "min_steps": 0,
+           "device": "cpu",
            "random_state": 3}  # fmt: skip
     est = DCSAETransformer(**cfg).fit(X, y)
     feats = bench.dcsae_feature_sets(est, X, y)

@@ -192,7 +192,7 @@ def test_verbose_prints_table_and_progress(digits_binary, capsys):
     _fast(verbose=1).fit(X, y)
     out, err = capsys.readouterr()
     assert "train_loss" in out and "train_rep" in out
-    assert "it/s" in err or "%" in err
+    assert err == ""  # the progress bar is drawn on a terminal only (tests/test_progress.py)
 
 
 def test_user_callbacks_are_called(digits_binary):

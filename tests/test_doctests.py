@@ -1,9 +1,9 @@
 """The Examples sections of every public class and function run as doctests.
 
-Collects the docstrings of each name in ``skdcsae.__all__``, ``skdcsae.datasets.__all__`` and
-``skdcsae.plotting.__all__`` (classes with their methods) and of the public modules
-themselves, and runs them like ``pytest --doctest-modules`` would, so the default
-``python -m pytest`` keeps the documented examples honest.
+Collects the docstrings of each name in ``skdcsae.__all__``, ``skdcsae.datasets.__all__``,
+``skdcsae.plotting.__all__`` and ``skdcsae.recipient.__all__`` (classes with their methods)
+and of the public modules themselves, and runs them like ``pytest --doctest-modules`` would,
+so the default ``python -m pytest`` keeps the documented examples honest.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import inspect
 
 import pytest
 
-PUBLIC_MODULES = ("skdcsae", "skdcsae.datasets", "skdcsae.plotting")
+PUBLIC_MODULES = ("skdcsae", "skdcsae.datasets", "skdcsae.plotting", "skdcsae.recipient")
 OPTIONFLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 

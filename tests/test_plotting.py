@@ -141,6 +141,25 @@ def test_latent_comparison_side_by_side(fitted, tmp_path):
         plot_latent_comparison({}, X, y)
 
 
+def test_latent_comparison_takes_a_list(fitted):
+    """A list of models, as one would pass to a loop, is drawn named by class (#17)."""
+    model, X, y = fitted
+    pca = PCA(2).fit(_flatten(X))
+    flat = make_pipeline(FunctionTransformer(_flatten), PCA(2)).fit(X)
+    for models in ([model, flat], (model, flat)):
+        titles = [ax.get_title() for ax in plot_latent_comparison(models, X, y).axes]
+        assert titles == [
+            "DCSAETransformer: head 0 (class 0)",
+            "DCSAETransformer: head 1 (class 1)",
+            "Pipeline",
+        ]
+    twice = plot_latent_comparison([pca, pca], _flatten(X), y)
+    assert [ax.get_title() for ax in twice.axes] == ["PCA (1)", "PCA (2)"]
+    for bad in ([], model, "PCA"):
+        with pytest.raises(ValueError, match=r"non-empty dict .* or a non-empty list"):
+            plot_latent_comparison(bad, X, y)
+
+
 # --- reconstructions ----------------------------------------------------------------------------
 def test_reconstructions_true_head(fitted, tmp_path):
     model, X, y = fitted
@@ -150,23 +169,38 @@ def test_reconstructions_true_head(fitted, tmp_path):
     assert len(fig.axes) == 2 * 5
     rows = np.array(fig.axes).reshape(2, 5)
     lo, hi = model.input_range_
-    for j in range(5):  # the originals, shown in the fit data's range
-        np.testing.assert_allclose(rows[0, j].images[0].get_array(), (X[j] - lo) / (hi - lo))
-        assert rows[0, j].get_title() == str(y[j])
+    # the first images of each class, 3 of class 0 and 2 of class 1, grouped by class
+    shown_idx = np.r_[np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:2]]
+    for j, i in enumerate(shown_idx):  # the originals, shown in the fit data's range
+        np.testing.assert_allclose(rows[0, j].images[0].get_array(), (X[i] - lo) / (hi - lo))
+        assert rows[0, j].get_title() == str(y[i])
     assert rows[1, 0].get_ylabel() == "true head"
-    # The true-head row equals the matching row of the all-heads figure.
-    every = np.array(plot_reconstructions(model, X, n=5).axes).reshape(3, 5)
+    # The true-head row equals the matching row of the all-heads figure (no y: the first n).
+    every = np.array(plot_reconstructions(model, X[shown_idx], n=5).axes).reshape(3, 5)
     assert [every[i, 0].get_ylabel() for i in range(3)] == ["original", "head 0", "head 1"]
-    for j in range(5):
+    for j, i in enumerate(shown_idx):
         shown = rows[1, j].images[0].get_array()
-        np.testing.assert_allclose(shown, every[1 + y[j], j].images[0].get_array())
-        assert not np.allclose(shown, every[2 - y[j], j].images[0].get_array())
+        np.testing.assert_allclose(shown, every[1 + y[i], j].images[0].get_array())
+        assert not np.allclose(shown, every[2 - y[i], j].images[0].get_array())
         assert shown.shape == (8, 8) and shown.min() >= 0 and shown.max() <= 1
     # Reconstructions are drawn in pixel space, like the originals (the scaling is undone).
     originals = np.array([ax.images[0].get_array() for ax in rows[0]])
     rebuilt = np.array([ax.images[0].get_array() for ax in rows[1]])
     assert abs(rebuilt.mean() - originals.mean()) < 0.1
     assert np.abs(rebuilt - originals).mean() < 0.25
+
+
+def test_reconstructions_show_every_class(fitted):
+    """Sorted data used to give 8 images of one class; now every class shows (#17)."""
+    model, X, y = fitted
+    order = np.argsort(y, kind="stable")  # all the 0s first
+    titles = [ax.get_title() for ax in plot_reconstructions(model, X[order], y[order]).axes[:8]]
+    assert titles == ["0"] * 4 + ["1"] * 4
+    again = [ax.get_title() for ax in plot_reconstructions(model, X[order], y[order]).axes[:8]]
+    assert again == titles  # deterministic
+    three = np.r_[y[:6], 2]  # more images asked for than a class has: the others fill in
+    shown = plot_reconstructions(model, X[:7], three, n=7, head="all").axes[:7]
+    assert sorted(ax.get_title() for ax in shown) == sorted(str(v) for v in three)
 
 
 def test_reconstructions_errors(fitted):

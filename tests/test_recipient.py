@@ -1,11 +1,13 @@
 """RecipientLabeler: labelling recipient images from a donor kit."""
 
+import dataclasses
 import pickle
 import tracemalloc
 
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -15,7 +17,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skdcsae import DCSAETransformer, RecipientLabeler, load_donor_kit
+from skdcsae import DCSAETransformer, DonorKitError, RecipientLabeler, load_donor_kit
+from skdcsae.kit import write_donor_kit
 
 from .conftest import FAST_MLP
 from .kit_helpers import digits_images, train_donor
@@ -29,7 +32,7 @@ def digits_kit(tmp_path_factory):
     rest = np.setdiff1d(np.arange(len(y)), donor)
     est = train_donor(X[donor], y[donor], max_epochs=10)
     path = tmp_path_factory.mktemp("kit") / "digits.joblib"
-    est.export_donor_kit(path, X[donor], y[donor])
+    est.export_donor_kit(path, X[donor], y[donor], release="per_image")  # the pipeline's rows
     return est, path, X, y, donor, rest
 
 
@@ -42,7 +45,7 @@ def test_recipient_computes_the_donors_features_and_labels(digits_kit):
     est, path, X, y, donor, rest = digits_kit
     pipe = Pipeline([("dcsae", est), ("svc", SVC())])
     pipe.named_steps["svc"].fit(est.transform(X[donor]), y[donor])
-    labeler = _labeler(path)
+    labeler = _labeler(path, classifier=SVC())  # the default adds calibration (tests/recipient)
     np.testing.assert_allclose(labeler.transform(X[rest]), est.transform(X[rest]), atol=1e-6)
     np.testing.assert_array_equal(labeler.predict(X[rest]), pipe.predict(X[rest]))
     assert labeler.score(X[rest], y[rest]) == pipe.score(X[rest], y[rest]) > 0.9
@@ -87,7 +90,12 @@ def test_encoding_never_converts_all_images_to_float(tmp_path):
     y = np.repeat([0, 1], 40)
     X = (rng.integers(0, 128, (80, 28, 28)) + 127 * y[:, None, None]).astype(np.uint8)
     est = DCSAETransformer(
-        conv_channels=(4,), dense_sizes=(8,), max_epochs=1, device="cpu", random_state=0
+        conv_channels=(4,),
+        dense_sizes=(8,),
+        max_epochs=1,
+        min_steps=0,
+        device="cpu",
+        random_state=0,
     ).fit(X, y)
     est.export_donor_kit(tmp_path / "k.joblib", X, y)
     labeler = _labeler(tmp_path / "k.joblib", batch_size=128)
@@ -157,11 +165,23 @@ def test_values_outside_the_donors_range_are_explained(tmp_path):
         _labeler(tmp_path / "01.joblib").predict(rest)
 
 
+@pytest.mark.parametrize(("top", "factor"), [(249, "255 if the images were 8-bit"),
+                                             (3000, "4095 if the images were 12-bit")])  # fmt: skip
+def test_rescaled_images_are_told_the_bit_depths_full_scale(tmp_path, top, factor):
+    """A donor whose brightest pixel is 249 had 8-bit images: multiply by 255, not 249 (#17)."""
+    X, y = digits_images()
+    Xd = (X * top / 16).round()  # the donor's maximum is ``top``
+    train_donor(Xd[:120], y[:120]).export_donor_kit(tmp_path / "k.joblib", Xd[:120], y[:120])
+    with pytest.raises(ValueError, match=f"multiply X by {factor}") as exc:
+        _labeler(tmp_path / "k.joblib").predict(Xd[120:] / top)
+    assert f"by {top}." not in str(exc.value)
+
+
 # --- the classifier ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "classifier, has_proba, has_decision",
     [
-        (None, False, True),
+        (None, True, True),  # calibrated SVC; decision values of its SVC
         (KNeighborsClassifier(3), True, False),
         (LogisticRegression(), True, True),
     ],
@@ -190,7 +210,8 @@ def test_methods_follow_the_classifier(digits_kit, classifier, has_proba, has_de
         assert labeler.classifier_ is not classifier
         assert not hasattr(classifier, "classes_")
     else:
-        assert isinstance(labeler.classifier_, SVC)
+        assert isinstance(labeler.classifier_, CalibratedClassifierCV)
+        assert isinstance(labeler.classifier_.estimator, SVC)
 
 
 def test_kit_object_path_and_string_path_agree(digits_kit):
@@ -198,6 +219,66 @@ def test_kit_object_path_and_string_path_agree(digits_kit):
     by_path = _labeler(path).predict(X[rest])
     np.testing.assert_array_equal(_labeler(str(path)).predict(X[rest]), by_path)
     np.testing.assert_array_equal(_labeler(load_donor_kit(path)).predict(X[rest]), by_path)
+
+
+# --- ensembles ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ensemble(digits_kit, tmp_path_factory):
+    """Two donors of different seeds on the same images, and their kits joined."""
+    _, path, X, y, donor, rest = digits_kit
+    other = train_donor(X[donor], y[donor], max_epochs=10, random_state=1)
+    folder = tmp_path_factory.mktemp("ensemble")
+    second = other.export_donor_kit(folder / "b.joblib", X[donor], y[donor], release="per_image")
+    first = load_donor_kit(path)
+    joined = dataclasses.replace(first, members=first.members + second.members)
+    write_donor_kit(joined, folder / "both.joblib")
+    return folder / "both.joblib", path, folder / "b.joblib", X, y, rest
+
+
+def test_one_member_kit_behaves_as_a_plain_encoder_and_classifier(digits_kit):
+    _, path, X, _, _, rest = digits_kit
+    labeler = _labeler(path)
+    assert labeler.encoders_ == [labeler.encoder_]
+    assert labeler.classifiers_ == [labeler.classifier_]
+    features = labeler.transform(X[rest])
+    np.testing.assert_array_equal(labeler.predict(X[rest]), labeler.classifier_.predict(features))
+    np.testing.assert_array_equal(
+        labeler.decision_function(X[rest]), labeler.classifier_.decision_function(features)
+    )
+
+
+def test_an_ensemble_averages_its_members(ensemble):
+    both, first, second, X, y, rest = ensemble
+    labeler = _labeler(both)
+    one, two = _labeler(first), _labeler(second)
+    assert len(labeler.encoders_) == len(labeler.classifiers_) == 2
+    images = X[rest]
+    mean = (one.decision_function(images) + two.decision_function(images)) / 2
+    np.testing.assert_allclose(labeler.decision_function(images), mean, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(labeler.predict(images), labeler.classes_[(mean > 0) * 1])
+    np.testing.assert_allclose(
+        labeler.transform(images), np.hstack([one.transform(images), two.transform(images)])
+    )
+    scores = [m.score(images, y[rest]) for m in (one, two)]
+    assert labeler.score(images, y[rest]) >= min(scores) - 0.02
+    with pytest.raises(ValueError, match="several: use transform"):
+        labeler.encode(images)
+    proba = RecipientLabeler(both, classifier=LogisticRegression(), device="cpu").fit()
+    p1 = RecipientLabeler(first, classifier=LogisticRegression(), device="cpu").fit()
+    p2 = RecipientLabeler(second, classifier=LogisticRegression(), device="cpu").fit()
+    expected = (p1.predict_proba(images) + p2.predict_proba(images)) / 2
+    np.testing.assert_allclose(proba.predict_proba(images), expected, rtol=1e-6)
+    np.testing.assert_allclose(proba.predict_log_proba(images), np.log(expected), rtol=1e-6)
+    knn = RecipientLabeler(both, classifier=KNeighborsClassifier(3), device="cpu").fit()
+    assert set(knn.predict(images)) <= {0, 1}  # votes of the members' predictions
+
+
+def test_an_in_memory_ensemble_is_verified(ensemble):
+    both, *_ = ensemble
+    kit = load_donor_kit(both)
+    swapped = dataclasses.replace(kit, members=kit.members[::-1])
+    with pytest.raises(DonorKitError, match="does not match its SHA-256 digest"):
+        RecipientLabeler(swapped, device="cpu").fit()
 
 
 def test_fit_learns_only_from_the_kit(digits_kit):
@@ -274,6 +355,8 @@ EXPECTED_FAILED_CHECKS = {
     "check_fit_idempotent": _OTHER_WIDTH.format(2),
     "check_fit_check_is_fitted": _OTHER_WIDTH.format(2),
     "check_n_features_in": _OTHER_WIDTH.format(2),
+    # runs since the default classifier has both decision_function and predict_proba
+    "check_decision_proba_consistency": _OTHER_WIDTH.format(4),
     "check_methods_subset_invariance": (
         "float32 inference: the CPU BLAS uses another kernel for 1-3 row batches, so a row "
         "encoded alone can differ from the same row in a full batch by 1 ulp (~2e-7), above the "

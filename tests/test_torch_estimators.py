@@ -84,7 +84,7 @@ def test_verbose_prints_table_and_progress(make, digits_binary, capsys):
     make(verbose=1, random_state=0).fit(X, y)
     out, err = capsys.readouterr()
     assert "train_loss" in out
-    assert "it/s" in err or "%" in err
+    assert err == ""  # the progress bar is drawn on a terminal only (tests/test_progress.py)
     make(verbose=0, random_state=0).fit(X, y)
     out, err = capsys.readouterr()
     assert out == "" and err == ""

@@ -1,66 +1,28 @@
-"""The ``skdcsae`` command line: ``donor``, ``recipient``, ``inspect``, ``audit`` and ``demo``.
+"""The ``skdcsae`` command line: donor, recipient, inspect, audit, demo and keygen.
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args)``; shared options
-and helpers are in ``_common``. Bad input (a missing file, a wrong argument, a refused kit, a
-parameter the estimator rejects) prints one line naming the command-line flag and exits with
-status 2; a genuine bug still shows its traceback.
+and helpers are in ``_common``, the wording of library messages for the command line in
+``_messages``. Bad input (a missing file, a wrong argument, a refused kit, a parameter the
+estimator rejects) prints one line naming the command-line flag and exits with status 2; a
+genuine bug still shows its traceback. Warnings print as one ``skdcsae: warning:`` line.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import functools
 import sys
+import warnings
 
+from .._version import __version__
 from ..kit import DonorKitError
-from . import _audit, _demo, _donor, _inspect, _recipient
+from . import _audit, _demo, _donor, _inspect, _keygen, _recipient
 from ._common import CLIError
+from ._messages import cli_message, show_warning
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-_COMMANDS = (_donor, _recipient, _inspect, _audit, _demo)
-
-# Python parameter names that reach messages from the estimators, as the flag that sets them.
-_FLAGS = {
-    "target_epsilon": "--target-epsilon",
-    "noise_multiplier": "--noise-multiplier",
-    "target_delta": "--delta",
-    "max_grad_norm": "--max-grad-norm",
-    "n_components": "--latent-dim",
-    "max_epochs": "--epochs",
-    "batch_size": "--batch-size",
-    "kl_weight": "--kl-weight",
-    "conv_channels": "--conv-channels",
-    "dense_sizes": "--dense-sizes",
-    "n_prototypes": "--n-prototypes",
-    "min_count": "--min-count",
-    "feature_noise": "--feature-noise",
-    "clip_norm": "--clip-norm",
-    "skip_bad": "--skip-bad",
-    "image_size": "--image-size",
-    "release": "--release",
-    "norm": "--norm",
-    "alpha": "--alpha",
-    "beta": "--beta",
-    "rho": "--rho",
-    "lr": "--lr",
-}
-
-
-def _flag_words(message: str) -> str:
-    """Rewrite ``dp=True``, ``norm='batch'`` and ``target_epsilon`` as the CLI's flags."""
-    message = re.sub(r"\bdp=True\b", "--dp", message)
-    message = re.sub(r"\bdp=False\b", "no --dp", message)
-
-    def assignment(match: re.Match) -> str:
-        return f"{_FLAGS[match.group(1)]} {match.group(2).strip(chr(39) + chr(34))}"
-
-    names = "|".join(sorted(_FLAGS, key=len, reverse=True))
-    message = re.sub(rf"\b({names})=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)", assignment, message)
-    # bare names are rewritten only when unambiguous (they contain an underscore)
-    return re.sub(
-        rf"\b({'|'.join(n for n in _FLAGS if '_' in n)})\b", lambda m: _FLAGS[m.group(1)], message
-    )
+_COMMANDS = (_donor, _recipient, _inspect, _audit, _demo, _keygen)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         "never images); a recipient labels its own images with the kit.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"skdcsae {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for command in _COMMANDS:
@@ -79,16 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _options(parser: argparse.ArgumentParser, command: str) -> frozenset:
+    """Every option string of ``command`` (``--force``, ``-q``...)."""
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return frozenset(s for a in subparsers.choices[command]._actions for s in a.option_strings)
+
+
 def main(argv=None) -> int:
     """Entry point of the ``skdcsae`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (CLIError, DonorKitError, ValueError, OSError) as exc:
-        message = _flag_words(" ".join(str(exc).split()) or type(exc).__name__)
-        print(f"skdcsae {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("skdcsae: interrupted", file=sys.stderr)
-        return 130
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = _options(parser, args.command)
+    with warnings.catch_warnings():  # restores showwarning for an in-process caller
+        warnings.showwarning = functools.partial(show_warning, options=options)
+        try:
+            args.run(args)
+        except (CLIError, DonorKitError, ValueError, OSError) as exc:
+            message = cli_message(str(exc) or type(exc).__name__, options)
+            print(f"skdcsae {args.command}: error: {message}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("skdcsae: interrupted", file=sys.stderr)
+            return 130
     return 0

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from .._audit import audit_donor_kit
+from .._sanitize import terminal_text
 from ..kit import load_donor_kit
 from ._common import (
     CLIError,
     add_device_option,
+    add_quiet_option,
+    info,
+    listing,
     load_data,
-    match_label_type,
+    match_labels,
     pick_per_class,
     read_key,
 )
@@ -57,7 +63,27 @@ def add_parser(sub) -> None:
     p.add_argument("--eval-split", default="test", help="split of a .npz --eval (test)")
     add_device_option(p)
     p.add_argument("--key-file", default=None, help="require a kit signed with this key")
+    add_quiet_option(p)
     p.set_defaults(run=run)
+
+
+def _in_kit_classes(args, flag: str, data, classes):
+    """Images and labels whose labels name a kit class (as ``skdcsae recipient`` compares)."""
+    X, y = data.X, data.y
+    y_kit, known = match_labels(y, classes, data.label_names)
+    if not known.any():
+        raise CLIError(
+            f"the labels of {flag} ({listing(np.unique(y))}) are not the kit's classes "
+            f"({listing(classes)})"
+        )
+    if not known.all():
+        others = np.unique(np.asarray(y).ravel()[~known])
+        info(
+            args,
+            f"{flag}: {int((~known).sum())} images with labels that are not kit classes "
+            f"({listing(others)}) are left out.",
+        )
+    return X[known], y_kit[known]
 
 
 def run(args) -> None:
@@ -76,21 +102,25 @@ def run(args) -> None:
             skip_bad=False,
         )
 
-    X_mem, y_mem, _ = load(args.members, args.members_split)
+    members = load(args.members, args.members_split)
+    X_mem, y_mem = members.X, members.y
     if args.n_per_class is not None:
         if y_mem is None:
             raise CLIError("--n-per-class needs labelled --members (sub-folders or a .npz)")
         keep = pick_per_class(y_mem, args.n_per_class, args.seed)
         X_mem, y_mem = X_mem[keep], y_mem[keep]
     if y_mem is not None:
-        y_mem = match_label_type(y_mem, kit.classes)
-    X_non, _, _ = load(args.non_members, args.non_members_split)
+        y_kit, known = match_labels(y_mem, kit.classes, members.label_names)
+        if not known.all():  # the members' labels serve only the per-image reference
+            info(args, "--members: not every label is a kit class; no per-image reference.")
+        y_mem = y_kit if known.all() else None
+    X_non = load(args.non_members, args.non_members_split).X
     X_eval = y_eval = None
     if args.eval is not None:
-        X_eval, y_eval, _ = load(args.eval, args.eval_split)
-        if y_eval is None:
+        evaluation = load(args.eval, args.eval_split)
+        if evaluation.y is None:
             raise CLIError(f"--eval {args.eval} has no labels")
-        y_eval = match_label_type(y_eval, kit.classes)
+        X_eval, y_eval = _in_kit_classes(args, "--eval", evaluation, kit.classes)
     audit = audit_donor_kit(
         kit,
         X_mem,
@@ -101,5 +131,5 @@ def run(args) -> None:
         key=key,
         device=args.device,
     )
-    print(f"Kit {args.kit}:")
+    print(f"Kit {terminal_text(args.kit)}:")
     print(audit.summary())

@@ -4,22 +4,35 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import os
+from numbers import Real
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+from .._files import read_regular_file
+from .._sanitize import terminal_text
+
 __all__ = [
     "CLIError",
+    "Data",
     "add_data_options",
     "add_device_option",
+    "add_quiet_option",
     "check_writable",
     "estimator_default",
+    "info",
+    "listing",
     "load_data",
-    "match_label_type",
+    "match_labels",
     "pick_per_class",
     "read_key",
 ]
+
+
+MAX_KEY_BYTES = 4096  # a key file holds a short secret (`skdcsae keygen` writes 65 bytes)
 
 
 class CLIError(Exception):
@@ -50,12 +63,36 @@ def image_size(text: str) -> tuple[int, int]:
 
 
 def estimator_default(estimator_class, name: str):
-    """The default of ``name`` in ``estimator_class.__init__``: the CLI never restates it."""
+    """The default of ``name`` in ``estimator_class.__init__`` (or in a method given instead):
+    the CLI never restates it."""
     return inspect.signature(estimator_class).parameters[name].default
 
 
 def add_device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
+
+
+def add_quiet_option(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: no progress bars, no information lines; errors and warnings remain."""
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print no progress and no information lines (errors and warnings still show)",
+    )
+
+
+def info(args, text: str) -> None:
+    """Print an information line unless ``--quiet``."""
+    if not args.quiet:
+        print(text, flush=True)
+
+
+def listing(values, limit: int = 5) -> str:
+    """``a, b, c, ...``: at most ``limit`` values, escaped for the terminal."""
+    values = list(values)
+    shown = ", ".join(terminal_text(v) for v in values[:limit])
+    return shown + (", ..." if len(values) > limit else "")
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -84,6 +121,23 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip unreadable image files (listed in a warning) instead of failing",
     )
+    labels = p.add_mutually_exclusive_group()
+    labels.add_argument(
+        "--labelled",
+        dest="labelled",
+        action="store_const",
+        const=True,
+        default=None,
+        help="a folder holds one sub-folder of images per class (default: decided by the "
+        "layout; a mixture of images and sub-folders asks for this flag or --unlabelled)",
+    )
+    labels.add_argument(
+        "--unlabelled",
+        dest="labelled",
+        action="store_const",
+        const=False,
+        help="read every image under a folder, sub-folders included, without labels",
+    )
 
 
 def read_key(path: str | None) -> bytes | None:
@@ -91,17 +145,34 @@ def read_key(path: str | None) -> bytes | None:
     if path is None:
         env = os.environ.get("SKDCSAE_KIT_KEY")
         return env.encode() if env else None
-    try:
-        key = Path(path).read_bytes().strip()
+    try:  # a regular file of at most 4 KiB: not a FIFO, /dev/zero or a mistaken large file
+        key = read_regular_file(path, max_bytes=MAX_KEY_BYTES).strip()
     except OSError as exc:
         raise CLIError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise CLIError(f"cannot use key file {path}: {exc}") from exc
     if not key:
         raise CLIError(f"key file {path} is empty")
     return key
 
 
-def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
-    """Images, labels (or None) and a name per image, from a .npz or a folder."""
+class Data(NamedTuple):
+    """Images read by a command, with their labels when the data has any."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    names: list  # one per image: the path in the folder, or "file.npz:split[i]"
+    label_names: np.ndarray | None = None  # a .npz's class names, indexed by its labels
+    from_folder: bool = False  # the labels are sub-folder names (not a labels.csv's)
+    preparation: object = None  # a folder's Bunch: how each image was resized or converted
+
+
+def load_data(path: str, *, split: str, image_size, color, skip_bad: bool, labelled=None):
+    """Images, labels (or None) and a name per image, from a .npz or a folder.
+
+    A folder's labels are its sub-folder names; ``labelled`` is ``--labelled`` (True),
+    ``--unlabelled`` (False) or neither (None: decided by the folder's layout).
+    """
     from ..datasets import load_image_folder, load_medmnist_npz
 
     p = Path(path)
@@ -109,14 +180,23 @@ def load_data(path: str, *, split: str, image_size, color, skip_bad: bool):
         raise CLIError(f"{path} does not exist")
     if p.is_dir():
         bunch = load_image_folder(
-            p, image_size=image_size or (28, 28), color=color or "gray", skip_bad=skip_bad
+            p,
+            image_size=image_size or (28, 28),
+            color=color or "gray",
+            skip_bad=skip_bad,
+            labelled=labelled,
         )
-        return bunch.data, bunch.target, list(bunch.filenames)
+        # the class names themselves (sub-folder names or labels.csv's), or None
+        y = None if bunch.target is None else np.asarray(bunch.target)
+        from_folder = getattr(bunch, "labels_file", None) is None
+        return Data(
+            bunch.data, y, list(bunch.filenames), from_folder=from_folder, preparation=bunch
+        )
     if p.suffix.lower() != ".npz":
         raise CLIError(f"{path} is neither a folder of images nor a .npz file")
     bunch = load_medmnist_npz(p, split=split)
     names = [f"{p.name}:{s}[{i}]" for s, i in _split_indices(bunch, split)]
-    return bunch.data, np.asarray(bunch.target), names
+    return Data(bunch.data, np.asarray(bunch.target), names, np.asarray(bunch.target_names))
 
 
 def _split_indices(bunch, split):
@@ -153,12 +233,63 @@ def pick_per_class(y, n_per_class, seed):
     return np.sort(np.concatenate(picked))
 
 
-def match_label_type(y, classes):
-    """Folder labels are strings; compare them with a kit's integer classes as integers."""
-    y = np.asarray(y)
-    if classes.dtype.kind in "iu" and y.dtype.kind in "US":
+def _label_key(value):
+    """What a label means: a number for ``3``, ``3.0``, ``"3"`` and ``b"3"``, else its text."""
+    if isinstance(value, (bytes, np.bytes_)):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
         try:
-            return y.astype(classes.dtype)
+            number = float(value.strip())
         except ValueError:
-            return y
-    return y
+            return value
+        return number if math.isfinite(number) else value
+    if isinstance(value, (Real, np.number)):
+        return float(value)
+    return str(value)
+
+
+def match_labels(y, classes, label_names=None):
+    """The kit's class each label names, comparing numbers and numeric strings as numbers.
+
+    A folder's sub-folder names and a kit's string classes are text; a ``.npz`` and a kit
+    trained on one have integers. ``"1"``, ``1`` and ``1.0`` name the same class here, so a
+    kit with classes ``'0', '1'`` can be scored on an ``.npz`` with labels 0 and 1 and the
+    other way round. When no label names a class and ``label_names`` is given (a ``.npz``'s
+    class names), the labels are compared by those names instead: a kit trained on folders
+    ``normal/`` and ``pneumonia/`` against PneumoniaMNIST's 0 and 1.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        True labels, from a folder or a ``.npz``.
+    classes : array-like of shape (n_classes,)
+        The kit's classes.
+    label_names : array-like of str, default=None
+        Names of the integer labels ``0, 1, ...`` of ``y``.
+
+    Returns
+    -------
+    y_kit : ndarray of shape (n,)
+        Each label as the kit's class value (``classes``' dtype); meaningless where not
+        ``known``.
+    known : ndarray of bool, shape (n,)
+        Which labels name one of the kit's classes.
+    """
+    y = np.asarray(y).ravel()
+    classes = np.asarray(classes)
+    keys = [_label_key(c) for c in classes]
+    if len(set(keys)) < len(keys):  # e.g. classes "1" and "01": compare the text exactly
+        keys = [str(c) for c in classes]
+        key = str
+    else:
+        key = _label_key
+    position = dict(zip(keys, range(len(classes)), strict=True))
+    values, inverse = np.unique(y, return_inverse=True)
+    found = np.array([position.get(key(v), -1) for v in values], dtype=np.intp)
+    index = found[inverse.ravel()]
+    known = index >= 0
+    if not known.any() and label_names is not None and y.dtype.kind in "iu":
+        names = np.asarray(label_names)
+        if y.size and y.min() >= 0 and y.max() < len(names):
+            return match_labels(names[y], classes)
+    return classes[np.where(known, index, 0)], known

@@ -13,7 +13,7 @@ from sklearn.metrics import balanced_accuracy_score
 from .._dcsae import DCSAETransformer
 from ..datasets import fetch_medmnist, load_demo_digits, load_medmnist_npz
 from ..recipient import RecipientLabeler
-from ._common import add_device_option
+from ._common import add_device_option, add_quiet_option
 
 _EPILOG = """examples:
   skdcsae demo
@@ -37,7 +37,12 @@ def add_parser(sub) -> None:
         help="a MedMNIST-layout .npz (e.g. pneumoniamnist.npz) instead of the embedded digits",
     )
     p.add_argument("--n-per-class", type=int, default=20, help="donor images per class (20)")
-    p.add_argument("--epochs", type=int, default=40, help="training epochs (40)")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="fewest training epochs (default: the estimator's, with its step budget)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     add_device_option(p)
     p.add_argument(
@@ -45,20 +50,29 @@ def add_parser(sub) -> None:
         default=None,
         help="where to write the kit and labels (default: a new temporary folder)",
     )
-    p.add_argument("-v", "--verbose", action="store_true", help="show per-epoch losses")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show a progress bar and per-epoch losses"
+    )
+    add_quiet_option(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> None:
-    run_demo(
+    result = run_demo(
         data=args.data,
         n_per_class=args.n_per_class,
         max_epochs=args.epochs,
         random_state=args.seed,
         device=args.device,
         out_dir=args.out_dir,
-        verbose=int(args.verbose),
+        verbose=int(args.verbose and not args.quiet),
+        print_fn=(lambda *a, **k: None) if args.quiet else print,
     )
+    if args.quiet:  # the result, and nothing else
+        print(
+            f"accuracy {result['accuracy']:.3f} (balanced {result['balanced_accuracy']:.3f}) "
+            f"on {result['n_recipient']} recipient images"
+        )
 
 
 __all__ = ["add_parser", "run", "run_demo"]
@@ -99,7 +113,7 @@ def run_demo(
     *,
     data=None,
     n_per_class=20,
-    max_epochs=40,
+    max_epochs=None,
     random_state=0,
     device="auto",
     out_dir=None,
@@ -115,8 +129,8 @@ def run_demo(
         else scikit-learn's bundled digits ('3' vs '8').
     n_per_class : int, default=20
         Donor images per class.
-    max_epochs : int, default=40
-        Training epochs.
+    max_epochs : int, default=None
+        Fewest training epochs; None keeps the estimator's default.
     random_state : int, default=0
         Seed for the donor sample and the training.
     device : str, default="auto"
@@ -146,24 +160,17 @@ def run_demo(
         "unlabelled images."
     )
 
-    small = Xd.shape[-1] < 16
-    donor = DCSAETransformer(
-        conv_channels=(32, 16),
-        dense_sizes=(128,) if small else (256,),
-        max_epochs=max_epochs,
-        batch_size=8 if small else 16,
-        device=device,
-        random_state=random_state,
-        verbose=verbose,
-    )
+    # the defaults, as a new user gets them (the network suits the image size)
+    params = {} if max_epochs is None else {"max_epochs": max_epochs}
+    donor = DCSAETransformer(device=device, random_state=random_state, verbose=verbose, **params)
     start = time.perf_counter()
     donor.fit(Xd, yd)
     fit_seconds = time.perf_counter() - start
-    donor.export_donor_kit(kit_path, Xd, yd)
+    kit = donor.export_donor_kit(kit_path, Xd, yd)
     print_fn(
         f"[donor] DC-SAE trained in {fit_seconds:.1f} s on {donor.device_}; kit written to "
-        f"{kit_path} ({kit_path.stat().st_size:,} bytes: encoder + {len(yd)} feature "
-        "vectors, no images)."
+        f"{kit_path} ({kit_path.stat().st_size:,} bytes: encoder + {kit.n_rows} "
+        f"{kit.release.mode} feature rows, no images)."
     )
 
     labeler = RecipientLabeler(kit=kit_path, device=device).fit()

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import Bunch
 
 from .._dcsae import DCSAETransformer
-from ..kit import RELEASE_MODES
+from ..kit import RELEASE_MODES, ReleaseSettings
 from ._common import (
     CLIError,
     add_data_options,
     add_device_option,
+    add_quiet_option,
     check_writable,
     estimator_default,
+    info,
+    listing,
     load_data,
     pick_per_class,
     positive_ints,
@@ -22,6 +27,7 @@ from ._common import (
 )
 
 _ARCHS = {
+    "auto": ("auto", "auto"),
     "light": ((32, 16), (256,)),
     "authors": ((128, 64, 32, 16), (2048, 1000, 250)),
 }
@@ -29,22 +35,59 @@ _ARCHS = {
 _EPILOG = """examples:
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50
   skdcsae donor xrays/ --out kit.joblib --image-size 64 --epochs 100 --key-file secret.key
-  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release synthetic
+  skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --release per_image
   skdcsae donor pneumoniamnist.npz --out kit.joblib --n-per-class 50 --dp --target-epsilon 3
   (a folder holds one sub-folder of images per class: xrays/normal/*.png, xrays/pneumonia/*.dcm)
+
+signing: make a key once with `skdcsae keygen secret.key` (64 hex digits, readable by you
+  only), give the recipient a copy by another channel than the kit, and pass --key-file
+  secret.key to both commands; a recipient with the key refuses kits not signed with it.
 """
 
 # estimator parameter -> (flag, help); each default is read from DCSAETransformer itself
 _TRAINING_OPTIONS = {
     "alpha": ("--alpha", float, "reconstruction weight"),
     "beta": ("--beta", float, "repulsion weight"),
-    "rho": ("--rho", float, "repulsion margin"),
+    "rho": ("--rho", float, "repulsion margin (default: 2.5 x --latent-dim)"),
     "kl_weight": ("--kl-weight", float, "KL weight"),
     "n_components": ("--latent-dim", int, "latent dimensions per head"),
-    "max_epochs": ("--epochs", int, "training epochs"),
+    "max_epochs": ("--epochs", int, "fewest training epochs"),
+    "min_steps": ("--steps", int, "fewest optimiser steps (0: exactly --epochs epochs)"),
     "batch_size": ("--batch-size", int, "mini-batch size"),
     "lr": ("--lr", float, "Adam learning rate"),
 }
+
+
+def add_release_options(p: argparse.ArgumentParser) -> None:
+    """``--release``, ``--n-prototypes``, ... : one option per ReleaseSettings field."""
+    for item in dataclasses.fields(ReleaseSettings):
+        flag = item.metadata.get("flag", "--" + item.name.replace("_", "-"))
+        kind = str if item.name == "mode" else int if "int" in str(item.type) else float
+        text = item.metadata["help"]
+        if item.name == "delta":
+            text += "; with --dp also the DP-SGD delta"
+        p.add_argument(
+            flag,
+            type=kind,
+            default=item.default,
+            dest=_release_dest(item.name),
+            choices=list(RELEASE_MODES) if item.name == "mode" else None,
+            help=text if item.default is None else f"{text} (default: {item.default})",
+        )
+
+
+def _release_dest(name: str) -> str:
+    return "release" if name == "mode" else name
+
+
+def release_settings(args) -> ReleaseSettings:
+    """The ReleaseSettings the release options stand for."""
+    return ReleaseSettings(
+        **{
+            f.name: getattr(args, _release_dest(f.name))
+            for f in dataclasses.fields(ReleaseSettings)
+        }
+    )
 
 
 def add_parser(sub) -> None:
@@ -68,15 +111,16 @@ def add_parser(sub) -> None:
     add_data_options(p)
     for param, (flag, kind, text) in _TRAINING_OPTIONS.items():
         default = estimator_default(DCSAETransformer, param)
-        p.add_argument(
-            flag, type=kind, default=None, dest=param, help=f"{text} (default: {default:g})"
-        )
+        if default is not None:
+            text = f"{text} (default: {default:g})"
+        p.add_argument(flag, type=kind, default=None, dest=param, help=text)
     p.add_argument(
         "--arch",
         choices=sorted(_ARCHS),
-        default="light",
-        help="network size: 'light' (2 conv blocks, good for 28x28) or 'authors' "
-        "(the paper's 4 conv blocks); --conv-channels/--dense-sizes override",
+        default="auto",
+        help="network size: 'auto' (suits the image size; the light net at 28x28), 'light' "
+        "(2 conv blocks) or 'authors' (the paper's 4 conv blocks); --conv-channels/"
+        "--dense-sizes override",
     )
     p.add_argument("--conv-channels", type=positive_ints, default=None, help="e.g. 32,16")
     p.add_argument("--dense-sizes", type=positive_ints, default=None, help="e.g. 256")
@@ -88,32 +132,7 @@ def add_parser(sub) -> None:
         "stores data statistics in the encoder), 'group' (stores none; the default with --dp), "
         "'instance' (per-channel groups; stores none) or 'none'",
     )
-    p.add_argument(
-        "--release",
-        choices=list(RELEASE_MODES),
-        default="per_image",
-        help="what the kit's feature table holds: one row per image (the paper), per-class "
-        "k-means prototypes of at least --min-count images each, or synthetic rows drawn from "
-        "a per-class Gaussian mixture fitted to such groups",
-    )
-    p.add_argument(
-        "--n-prototypes",
-        type=int,
-        default=3,
-        help="most prototypes / mixture components per class (3)",
-    )
-    p.add_argument(
-        "--min-count", type=int, default=10, help="fewest images behind a prototype (10)"
-    )
-    p.add_argument(
-        "--feature-noise",
-        type=float,
-        default=None,
-        help="Gaussian noise multiplier for the released features (needs --clip-norm)",
-    )
-    p.add_argument(
-        "--clip-norm", type=float, default=None, help="clip feature vectors to this L2 norm"
-    )
+    add_release_options(p)
     p.add_argument(
         "--dp",
         action="store_true",
@@ -125,9 +144,6 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--noise-multiplier", type=float, default=None, help="DP-SGD noise (instead of epsilon)"
-    )
-    p.add_argument(
-        "--delta", type=float, default=None, help="DP delta (default min(1e-5, 1/(10 n)))"
     )
     p.add_argument(
         "--max-grad-norm",
@@ -147,21 +163,33 @@ def add_parser(sub) -> None:
         metavar="DIR",
         help="write latent-space and reconstruction plots (PNG) to DIR",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or loss table")
+    add_quiet_option(p)
     p.set_defaults(run=run)
+
+
+def _selected(bunch, keep):
+    """The image-preparation fields of the images kept."""
+    return Bunch(
+        original_shapes=bunch.original_shapes[keep],
+        resized=bunch.resized[keep],
+        color_converted=bunch.color_converted[keep],
+    )
 
 
 def run(args) -> None:
     out = Path(args.out)
     check_writable(out, args.force, "kit")
     key = read_key(args.key_file)
-    X, y, _ = load_data(
+    release = release_settings(args)
+    data = load_data(
         args.data,
         split=args.split,
         image_size=args.image_size,
         color=args.color,
         skip_bad=args.skip_bad,
+        labelled=args.labelled,
     )
+    X, y, bunch = data.X, data.y, data.preparation
     if y is None:
         raise CLIError(
             f"{args.data} has no labels: a donor needs a folder with one sub-folder "
@@ -173,12 +201,15 @@ def run(args) -> None:
     if args.n_per_class is not None:
         keep = pick_per_class(y, args.n_per_class, pick_seed)
         X, y = X[keep], y[keep]
+        bunch = None if bunch is None else _selected(bunch, keep)
     conv, dense = _ARCHS[args.arch]
     training = {p: getattr(args, p) for p in _TRAINING_OPTIONS if getattr(args, p) is not None}
     classes, counts = np.unique(y, return_counts=True)
-    print(
+    release.check_class_sizes(counts, classes.tolist())  # before training
+    info(
+        args,
         f"Donor data: {len(y)} images of shape {X.shape[1:]}, classes "
-        + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts, strict=True))
+        + listing((f"{c} ({n})" for c, n in zip(classes, counts, strict=True)), limit=20),
     )
     est = DCSAETransformer(
         conv_channels=args.conv_channels or conv,
@@ -196,36 +227,26 @@ def run(args) -> None:
     )
     est.fit(X, y)
     kit = est.export_donor_kit(
-        out,
-        X,
-        y,
-        release=args.release,
-        n_prototypes=args.n_prototypes,
-        min_count=args.min_count,
-        feature_noise=args.feature_noise,
-        clip_norm=args.clip_norm,
-        key=key,
-        overwrite=args.force,
+        out, X, y, release=release, key=key, overwrite=args.force, image_preparation=bunch
     )
-    print(
+    info(
+        args,
         f"Trained {est.n_iter_} epochs on {est.device_}; final loss "
-        f"{est.history_[-1, 'train_loss']:.4g}."
+        f"{est.history_[-1, 'train_loss']:.4g}.",
     )
     if est.privacy_ is not None:
         p = est.privacy_
-        print(
+        info(
+            args,
             f"DP-SGD: the encoder is (epsilon={p['epsilon']:.3g}, delta={p['delta']:.3g})-"
             f"differentially private per donor image (noise multiplier "
-            f"{p['noise_multiplier']:.3g}, gradients clipped to {p['max_grad_norm']:g})."
+            f"{p['noise_multiplier']:.3g}, gradients clipped to {p['max_grad_norm']:g}).",
         )
-    print(
+    info(
+        args,
         f"Donor kit written to {out} ({out.stat().st_size:,} bytes"
-        f"{', signed' if key else ''}). It holds the encoder and {kit.n_donor} latent "
-        + {
-            "prototypes": f"prototypes (means of >= {args.min_count} images each)",
-            "synthetic": "synthetic feature vectors (none belongs to a donor image)",
-        }.get(args.release, "feature vectors (one per image)")
-        + "; no images, no decoder."
+        f"{', signed' if key else ''}). It holds the encoder and {kit.n_rows} feature rows: "
+        f"{kit.reveals}; no images, no decoder.",
     )
     if args.plots:
         from ..plotting import plot_latent_space, plot_reconstructions
@@ -234,4 +255,4 @@ def run(args) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         plot_latent_space(est, X, y, path=folder / "donor_latent_space.png")
         plot_reconstructions(est, X, y, path=folder / "donor_reconstructions.png")
-        print(f"Plots written to {folder}/")
+        info(args, f"Plots written to {folder}/")

@@ -6,7 +6,7 @@ import argparse
 
 from .._sanitize import terminal_text
 from ..kit import load_donor_kit
-from ._common import read_key
+from ._common import add_quiet_option, read_key
 
 _EPILOG = """example:
   skdcsae inspect kit.joblib
@@ -22,6 +22,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("kit", help="donor kit file (.joblib)")
     p.add_argument("--key-file", default=None, help="also verify the kit's signature")
+    add_quiet_option(p)  # the summary is the result: it prints all the same
     p.set_defaults(run=run)
 
 

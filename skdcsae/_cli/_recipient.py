@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_write_bytes
-from .._sanitize import csv_cell
+from .._sanitize import terminal_text
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler
-from ._common import add_data_options, add_device_option, check_writable, load_data, read_key
+from ..recipient._outputs import add_review_options, check_outputs, label_and_write
+from ._common import (
+    add_data_options,
+    add_device_option,
+    add_quiet_option,
+    estimator_default,
+    info,
+    listing,
+    load_data,
+    match_labels,
+    read_key,
+)
 from ._scale import add_scale_arguments, run_streaming
 
 _EPILOG = """examples:
   skdcsae recipient kit.joblib unlabelled/ --out labels.csv
   skdcsae recipient kit.joblib pneumoniamnist.npz --split test --out labels.csv --force
+  skdcsae recipient kit.joblib unlabelled/ --out labels.csv --review-fraction 0.1 \\
+      --report report.html      # + labels_review.csv, least confident first
   skdcsae recipient kit.joblib archive.zarr --out labels.csv --scheduler local --workers 4
+  (images in sub-folders named after the kit's classes, or a labelled .npz, also get the
+  kit's accuracy against those labels)
 """
 
 
@@ -35,74 +47,108 @@ def add_parser(sub) -> None:
         "data",
         help="images to label: a folder (flat or with sub-folders) or a MedMNIST-layout .npz",
     )
-    p.add_argument("--out", required=True, help="CSV to write: file name, label, score")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="CSV to write: file, label, probability (calibrated, of that label)",
+    )
     add_data_options(p)
     add_device_option(p)
-    p.add_argument("--batch-size", type=int, default=256, help="encoding batch size (256)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=estimator_default(RecipientLabeler, "batch_size"),
+        help="images encoded at a time (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-range-check",
+        action="store_true",
+        help="label images whose pixel values leave the donor's range (refused by default)",
+    )
     p.add_argument(
         "--key-file", default=None, help="require a kit signed with the key in this file"
     )
-    p.add_argument("--force", action="store_true", help="overwrite an existing CSV")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument(
         "--plots",
         default=None,
         metavar="DIR",
         help="write a latent-space plot of the recipient images (PNG) to DIR",
     )
+    add_review_options(p)
     add_scale_arguments(p)
+    add_quiet_option(p)
     p.set_defaults(run=run)
 
 
-def _scores(labeler, X):
-    """One score per image: the decision value (binary) or the winning class's value."""
-    values = np.asarray(labeler.decision_function(X))
-    return values if values.ndim == 1 else values.max(axis=1)
+def accuracy_report(data, labels, classes) -> str:
+    """The accuracy against the data's own labels, or why there is none.
 
-
-def write_labels_csv(path: Path, names, labels, scores, force: bool) -> None:
-    """``file,label,score`` rows, every text cell neutralised, written atomically."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(["file", "label", "score"])
-    for name, label, score in zip(names, labels, scores, strict=True):
-        writer.writerow([csv_cell(name), csv_cell(label), f"{score:.6g}"])
-    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"), overwrite=force)
+    Labels are compared as the kit's classes (numbers and numeric strings alike, see
+    ``match_labels``), and only those that name one of the kit's classes count.
+    """
+    y_true = data.y
+    y_kit, known = match_labels(y_true, classes, data.label_names)
+    what = "sub-folder names" if data.from_folder else "labels"
+    if not known.any():
+        return (
+            f"No accuracy: the data's {what} ({listing(np.unique(y_true))}) are not the kit's "
+            f"classes ({listing(classes)})."
+        )
+    accuracy = float(np.mean(y_kit[known] == labels[known]))
+    text = f"The data carries labels: accuracy against them {accuracy:.3f}"
+    if known.all():
+        return text
+    others = np.unique(np.asarray(y_true).ravel()[~known])
+    return (
+        f"{text} on the {int(known.sum())} images whose {what} are kit classes; "
+        f"{int((~known).sum())} others ({listing(others)}) are left out."
+    )
 
 
 def run(args) -> None:
-    if args.plots is None or args.scheduler is not None:
+    outputs = check_outputs(args)  # review options and every output path, before any work
+    if args.scheduler is not None or not (outputs.review or outputs.report or args.plots):
         return run_streaming(args)  # bounded memory, resumable, Dask with --scheduler
-    out = Path(args.out)
-    check_writable(out, args.force, "labels")
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     c, h, w = kit.image_shape
-    X, y_true, names = load_data(
+    data = load_data(
         args.data,
         split=args.split,
         image_size=args.image_size or (h, w),
         color=args.color or ("rgb" if c == 3 else "gray"),
         skip_bad=args.skip_bad,
+        labelled=args.labelled,
     )
-    labeler = RecipientLabeler(kit=kit, device=args.device, batch_size=args.batch_size, key=key)
-    labeler.fit()
-    labels = labeler.predict(X)
-    scores = _scores(labeler, X)
-    write_labels_csv(out, names, labels, scores, args.force)
+    X = data.X
+    params = {"range_tolerance": None} if args.no_range_check else {}
+    labeler = RecipientLabeler(
+        kit=kit, device=args.device, batch_size=args.batch_size, key=key, **params
+    )
+    labeler.fit(X)  # checks every image against the kit's input shape and range, once
+    labeler.set_params(range_tolerance=None)  # ... not again when labelling
+    y_kit = None
+    if data.y is not None:
+        y_kit, known = match_labels(data.y, labeler.classes_, data.label_names)
+        y_kit = y_kit if known.all() else None
+    result = label_and_write(
+        labeler, X, data.names, y_kit, outputs, source=args.data, quiet=args.quiet
+    )
+    labels = result.labels
     values, counts = np.unique(labels, return_counts=True)
-    print(
-        f"Labelled {len(labels)} images with the kit from {args.kit}: "
-        + ", ".join(f"{v} {n}" for v, n in zip(values, counts, strict=True))
+    info(
+        args,
+        f"Labelled {len(labels)} images with the kit from {terminal_text(args.kit)}: "
+        + listing((f"{v} {n}" for v, n in zip(values, counts, strict=True)), limit=20),
     )
-    if y_true is not None:
-        known = np.asarray(y_true).astype(str)
-        accuracy = float(np.mean(known == np.asarray(labels).astype(str)))
-        print(f"The data carries labels: accuracy against them {accuracy:.3f}")
-    print(f"Labels written to {out}")
+    if data.y is not None:
+        info(args, accuracy_report(data, labels, labeler.classes_))
+    info(args, f"Labels written to {terminal_text(outputs.out)}")
     if args.plots:
         from ..plotting import plot_latent_space
 
         folder = Path(args.plots)
         folder.mkdir(parents=True, exist_ok=True)
         plot_latent_space(labeler, X, labels, path=folder / "recipient_latent_space.png")
-        print(f"Plot written to {folder}/recipient_latent_space.png")
+        info(args, f"Plot written to {folder}/recipient_latent_space.png")

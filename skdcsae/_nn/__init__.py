@@ -10,7 +10,13 @@ Nothing here knows about scikit-learn estimators or donor kits.
 """
 
 from ._loss import dcsae_loss_terms, kl_to_standard_normal, reconstruction_error, repulsion
-from ._modules import MultiHeadEncoder, MultiHeadVAE, conv_stage_sizes, make_config
+from ._modules import (
+    MultiHeadEncoder,
+    MultiHeadVAE,
+    auto_architecture,
+    conv_stage_sizes,
+    make_config,
+)
 from ._nets import _DCSAENet, _LatentNet, _VAENet
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "_DCSAENet",
     "_LatentNet",
     "_VAENet",
+    "auto_architecture",
     "conv_stage_sizes",
     "dcsae_loss_terms",
     "kl_to_standard_normal",

@@ -36,7 +36,7 @@ from skorch.dataset import get_len
 
 from ._nets import _DCSAENet
 
-__all__ = ["_DPDCSAENet", "default_delta", "dp_settings", "import_opacus"]
+__all__ = ["_DPDCSAENet", "default_delta", "dp_settings", "import_opacus", "privacy_report"]
 
 # Attributes Opacus sets on parameters and modules while it trains (1.5 and 1.6).
 _PARAM_ATTRS = (
@@ -129,6 +129,22 @@ def dp_settings(
         "expected_batch_size": max(1, round(sample_rate * n_samples)),
         "delta": float(delta),
         "library": f"opacus {opacus.__version__}",
+    }
+
+
+def privacy_report(settings: dict, spent: dict, epochs: int) -> dict:
+    """The guarantee of a finished DP-SGD fit as plain data (``privacy_`` of the estimator)."""
+    return {
+        "mechanism": "DP-SGD",
+        "epsilon": float(spent["epsilon"]),
+        "delta": float(settings["delta"]),
+        "noise_multiplier": float(settings["noise_multiplier"]),
+        "max_grad_norm": float(settings["max_grad_norm"]),
+        "sample_rate": float(settings["sample_rate"]),
+        "epochs": int(epochs),
+        "steps": int(spent["steps"]),
+        "accountant": "rdp",
+        "library": str(settings["library"]),
     }
 
 

@@ -21,7 +21,13 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["MultiHeadEncoder", "MultiHeadVAE", "conv_stage_sizes", "make_config"]
+__all__ = [
+    "MultiHeadEncoder",
+    "MultiHeadVAE",
+    "auto_architecture",
+    "conv_stage_sizes",
+    "make_config",
+]
 
 _LEAK = 0.1
 _LOGVAR_CLAMP = 30.0
@@ -47,6 +53,23 @@ def make_config(
         "n_heads": int(n_heads),
         "norm": str(norm),
     }
+
+
+def auto_architecture(input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(conv_channels, dense_sizes)`` that suit the input: the ``"auto"`` architecture.
+
+    Images get as many conv stages as halve the shorter side down to about 7 pixels
+    (``round(log2(min(H, W) / 7))``, at least one): 2 for 28x28, 3 for 64x64, 5 for 224x224.
+    Channels double from 32 per stage (at most 128) and the last stage has 16, so the dense
+    layer (256 units) sees about ``16 * 7 * 7`` values whatever the image size. For 28x28 this
+    is the light net ``(32, 16), (256,)``. Tabular data gets one dense layer of 256 units.
+    """
+    if len(input_shape) != 3:
+        return (), (256,)
+    side = min(input_shape[1], input_shape[2])
+    n_stages = max(1, round(math.log2(max(side, 1) / 7)))
+    channels = (*(min(32 * 2**i, 128) for i in range(n_stages - 1)), 16)
+    return channels, (256,)
 
 
 def conv_stage_sizes(height: int, width: int, n_stages: int) -> list[tuple[int, int]]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 
+from ._augment import random_affine
 from ._loss import dcsae_loss_terms, kl_to_standard_normal, reconstruction_error
 
 __all__ = ["_DCSAENet", "_LatentNet", "_VAENet"]
@@ -20,13 +23,34 @@ class _LatentNet(NeuralNet):
     Subclasses implement :meth:`loss_terms` (per-sample tensors) and :meth:`term_weights`.
     Each term's batch mean is recorded in the history (``train_<term>`` / ``valid_<term>``)
     and averaged per epoch by :class:`skorch.callbacks.PassthroughScoring`.
+
+    ``augment`` (settings of :func:`~skdcsae._nn._augment.random_affine`, or None) jitters
+    every training batch of images on the fly, from a generator seeded with ``augment_seed``;
+    the reconstruction target is the jittered image. Validation batches are never augmented.
     """
 
     term_names: tuple[str, ...] = ()
 
-    def __init__(self, module, *args, criterion=torch.nn.Module, **kwargs):
+    def __init__(
+        self, module, *args, criterion=torch.nn.Module, augment=None, augment_seed=0, **kwargs
+    ):
         # The loss lives in ``get_loss``; skorch still wants a criterion module to hold.
         super().__init__(module, criterion, *args, **kwargs)
+        self.augment = augment
+        self.augment_seed = augment_seed
+
+    def initialize(self):
+        super().initialize()
+        self.augment_generator_ = torch.Generator().manual_seed(int(self.augment_seed))
+        return self
+
+    def train_step_single(self, batch, **fit_params):
+        if self.augment:
+            Xi, yi = unpack_data(batch)
+            Xi = to_tensor(Xi, device=self.device)
+            if Xi.ndim == 4 and len(Xi):
+                batch = (random_affine(Xi, self.augment_generator_, self.augment), yi)
+        return super().train_step_single(batch, **fit_params)
 
     def loss_terms(self, y_pred, y_true, X) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -69,6 +69,7 @@ class AnomalyVAETransformer(_BaseVAE):
         Adam learning rate.
     max_epochs : int, default=50
         Training epochs.
+    %(vae_schedule)s
     batch_size : int, default=32
         Mini-batch size.
     %(early_stopping)s
@@ -128,6 +129,9 @@ class AnomalyVAETransformer(_BaseVAE):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
+        min_steps=0,
+        lr_schedule="constant",
+        augment=False,
         batch_size=32,
         early_stopping=False,
         validation_fraction=0.1,

@@ -44,6 +44,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         Adam learning rate.
     max_epochs : int, default=50
         Training epochs.
+    %(vae_schedule)s
     batch_size : int, default=32
         Mini-batch size.
     %(early_stopping)s
@@ -103,6 +104,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         scaling="auto",
         lr=1e-3,
         max_epochs=50,
+        min_steps=0,
+        lr_schedule="constant",
+        augment=False,
         batch_size=32,
         early_stopping=False,
         validation_fraction=0.1,

@@ -1,7 +1,7 @@
 """Load folders of PNG / JPEG / DICOM images into uint8 arrays.
 
-Pillow (and pydicom, for DICOM files) are optional dependencies, imported only when a folder
-is loaded: ``pip install skdcsae[images]``.
+Pillow is a dependency of the package; pydicom, for DICOM files, is the optional extra
+``skdcsae[images]``. Both are imported only when a folder is loaded.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ._read import read_file
 
 __all__ = ["load_image_folder"]
 
-_INSTALL_HINT = "pip install skdcsae[images]"
+_INSTALL_HINT = 'pip install "pydicom>=3" (from a clone: pip install -e ".[images]")'
 _STACKLEVEL = 3  # warnings point at the caller of load_image_folder, past validate_params
 
 #: Default cap on height x width x channels of one image: 100 million values, e.g. a
@@ -49,7 +49,7 @@ def _import_pillow():
         from PIL import Image, ImageOps
     except ImportError as exc:
         raise ImportError(
-            f"load_image_folder needs Pillow to read and resize images: {_INSTALL_HINT}"
+            "load_image_folder needs Pillow to read and resize images: pip install pillow"
         ) from exc
     return Image, ImageOps
 

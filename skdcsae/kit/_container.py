@@ -51,6 +51,7 @@ __all__ = [
     "Container",
     "KitLimits",
     "SignatureStatus",
+    "content_digests",
     "dump_container",
     "load_container",
 ]
@@ -59,7 +60,14 @@ _DOMAIN = b"skdcsae-donor-kit/3\0"
 
 
 class SignatureStatus(str, enum.Enum):
-    """What :func:`load_container` established about a container's HMAC signature."""
+    """What :func:`load_container` established about a container's HMAC signature.
+
+    Examples
+    --------
+    >>> from skdcsae.kit import SignatureStatus
+    >>> str(SignatureStatus.UNVERIFIED)
+    'present, not verified (no key given)'
+    """
 
     VERIFIED = "verified"
     ABSENT = "absent"
@@ -88,6 +96,9 @@ class Container:
         Size of the JSON section.
     tensor_bytes : int
         Size of the safetensors section.
+    hmac_sha256 : str or None
+        The signature as stored (64 hex digits), verified only when ``signature`` is
+        ``VERIFIED``; None when unsigned.
     """
 
     meta: dict[str, Any]
@@ -96,6 +107,7 @@ class Container:
     signature: SignatureStatus
     meta_bytes: int
     tensor_bytes: int
+    hmac_sha256: str | None = None
 
 
 def _key_bytes(key: bytes | bytearray | str | None) -> bytes | None:
@@ -142,6 +154,50 @@ def _assemble(meta: bytes, tensors: bytes, key: bytes | None) -> bytes:
     if key is not None:
         fields["hmac_sha256"] = _hmac(key, parts)
     return encode_outer(fields)
+
+
+def _encode_sections(meta, tensors, limits: KitLimits) -> tuple[bytes, bytes]:
+    """The exact bytes of both sections, as written (and hashed)."""
+    if type(meta) is not dict:
+        raise TypeError(f"meta must be a dict, not {type(meta).__name__}.")
+    check_json_value(meta, "the kit's metadata", limits)
+    meta_bytes = dump_json(meta)
+    if len(meta_bytes) > limits.max_meta_bytes:
+        raise DonorKitError(
+            f"the kit's metadata is {len(meta_bytes)} bytes as JSON (limit {limits.max_meta_bytes})"
+        )
+    return meta_bytes, dump_tensors(tensors, limits)
+
+
+def content_digests(
+    meta: dict[str, Any],
+    tensors: Mapping[str, np.ndarray],
+    *,
+    key: bytes | str | None = None,
+    limits: KitLimits = DEFAULT_LIMITS,
+) -> tuple[str, str | None]:
+    """The SHA-256 digest (and HMAC) a container of this content carries, without the file.
+
+    Parameters
+    ----------
+    meta, tensors, key, limits
+        As for :func:`dump_container`.
+
+    Returns
+    -------
+    sha256 : str
+        What ``load_container(dump_container(meta, tensors)).sha256`` would be.
+    hmac_sha256 : str or None
+        The signature under ``key``; None without a key.
+
+    Raises
+    ------
+    TypeError, ValueError, DonorKitError
+        As :func:`dump_container` does.
+    """
+    key = _key_bytes(key)
+    parts = _message(*_encode_sections(meta, tensors, limits))
+    return _digest(parts), None if key is None else _hmac(key, parts)
 
 
 def dump_container(
@@ -191,15 +247,8 @@ def dump_container(
     ({'classes': [0, 1]}, (3, 2), 'absent')
     """
     key = _key_bytes(key)
-    if type(meta) is not dict:
-        raise TypeError(f"meta must be a dict, not {type(meta).__name__}.")
-    check_json_value(meta, "the kit's metadata", limits)
-    meta_bytes = dump_json(meta)
-    if len(meta_bytes) > limits.max_meta_bytes:
-        raise DonorKitError(
-            f"the kit's metadata is {len(meta_bytes)} bytes as JSON (limit {limits.max_meta_bytes})"
-        )
-    data = _assemble(meta_bytes, dump_tensors(tensors, limits), key)
+    meta_bytes, tensor_bytes = _encode_sections(meta, tensors, limits)
+    data = _assemble(meta_bytes, tensor_bytes, key)
     if len(data) > limits.max_file_bytes:
         raise DonorKitError(f"the kit is {len(data)} bytes (limit {limits.max_file_bytes})")
     return data
@@ -224,7 +273,10 @@ def _verify(fields: dict, key: bytes | None) -> SignatureStatus:
     signature = fields.get("hmac_sha256")
     if key is not None:
         if signature is None:
-            raise DonorKitError("signed kit expected: a key was given, but the kit is unsigned")
+            raise DonorKitError(
+                "signed kit expected: a key was given, but the kit is unsigned; ask the donor to "
+                "sign it with the shared key (export_donor_kit(..., key=...))"
+            )
         if not hmac.compare_digest(_hmac(key, parts), signature):
             raise DonorKitError(
                 "the kit's HMAC-SHA256 signature does not match this key: it was signed with "
@@ -300,4 +352,5 @@ def load_container(
         signature=status,
         meta_bytes=len(fields["meta"]),
         tensor_bytes=len(fields["tensors"]),
+        hmac_sha256=fields.get("hmac_sha256"),
     )

@@ -57,6 +57,26 @@ class KitLimits:
     max_header_bytes : int, default=1 MiB
         Largest safetensors header (its JSON index of names, dtypes, shapes and offsets: about
         80 bytes per tensor).
+    max_image_side : int, default=4096
+        Largest height or width of the images a kit's encoder takes. Medical images are
+        resized before training (MedMNIST: 28 to 224 pixels; a chest X-ray or mammogram is at
+        most about 4,000 pixels a side before resizing), and the recipient converts a batch
+        of such images to float32 at once (256 images of 4 x 4096 x 4096 are 64 GiB), so a
+        larger side would only serve to exhaust the recipient's memory.
+    max_image_channels : int, default=4
+        Most channels per image: grayscale (1), RGB (3) or RGBA / four-channel microscopy (4);
+        the image loaders produce 1 or 3.
+    max_members : int, default=64
+        Most encoders in one kit (an ensemble of seeds: each member's encoder runs on every
+        recipient image, so the recipient's time grows with their number).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from skdcsae.kit import DEFAULT_LIMITS
+    >>> larger = dataclasses.replace(DEFAULT_LIMITS, max_file_bytes=4 * 2**30)
+    >>> larger.max_file_bytes, larger.max_image_side
+    (4294967296, 4096)
     """
 
     max_file_bytes: int = _GIB
@@ -71,6 +91,9 @@ class KitLimits:
     max_tensor_ndim: int = 8
     max_tensor_name: int = 256
     max_header_bytes: int = _MIB
+    max_image_side: int = 4096
+    max_image_channels: int = 4
+    max_members: int = 64
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):

@@ -29,7 +29,7 @@ import joblib
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._files import read_regular_file
+from .._files import open_regular_file
 from ..kit import DonorKit, load_donor_kit
 
 __all__ = ["KitHandle", "cached_labeler", "is_dask_array", "map_method"]
@@ -66,7 +66,10 @@ class KitHandle:
         if isinstance(source, DonorKit):
             kit = source
         else:
-            kit = read_regular_file(source, max_bytes=_MAX_KIT_BYTES)
+            # read() to the end, not read_regular_file: that asks Python for a buffer of
+            # max_bytes up front, a 2 GiB allocation for a kit of a few hundred kilobytes
+            with open_regular_file(source, max_bytes=_MAX_KIT_BYTES) as handle:
+                kit = handle.read()
         sha256 = labeler.kit_.sha256
         token = f"{sha256}-{joblib.hash((type(labeler), params))}"
         return cls(type(labeler), kit, sha256, params, token)
@@ -130,7 +133,9 @@ def map_method(labeler, X, method: str):
     kit = labeler.kit_
     low = kit.input_range[0] if kit.scaling == "minmax" else 0
     labeler._check_X(np.full((1, *X.shape[1:]), low, dtype=X.dtype))
-    probe = np.asarray(getattr(labeler.classifier_, method)(labeler.kit_.features[:1]))
+    # the output's shape and type: the (first member's) classifier on one of the kit's rows
+    first = labeler.kit_.members[0].features[:1]
+    probe = np.asarray(getattr(labeler.classifiers_[0], method)(first))
     empty = np.empty((0, *probe.shape[1:]), dtype=probe.dtype)
     handle = dask.delayed(KitHandle.from_labeler(labeler), pure=True, traverse=False)
     kwargs = {"dtype": probe.dtype, "meta": empty, "method": method, "empty": empty}

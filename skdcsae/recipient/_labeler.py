@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from numbers import Integral, Real
 
@@ -9,7 +10,6 @@ import numpy as np
 import torch
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
-from sklearn.svm import SVC
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -17,35 +17,22 @@ from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
-    has_fit_parameter,
 )
 
 from .._compat import HasMethods, Interval, _fit_context
 from .._device import resolve_device
 from .._inference import encode_in_batches, head_features, scaled_tensor
-from .._nn import MultiHeadEncoder
 from .._validation import flatten_images, output_dtype
-from ..kit import DonorKit, load_donor_kit
-from ..kit._kit import _check_kit
+from ..kit import DonorKit, load_donor_kit, verify_donor_kit
+from ._calibration import _classifier_has, default_classifier
 from ._dask import is_dask_array
+from ._members import average_outputs, ensemble_predict, fit_member_classifier, rebuild_encoder
+from ._review import ReviewMixin
 
 __all__ = ["RecipientLabeler"]
 
 
-def _classifier_has(attr: str):
-    """``available_if`` check: the (fitted, or else the configured) classifier has ``attr``."""
-
-    def check(self) -> bool:
-        if hasattr(self, "classifier_"):
-            getattr(self.classifier_, attr)
-        else:
-            getattr(self.classifier if self.classifier is not None else SVC(), attr)
-        return True
-
-    return check
-
-
-class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
+class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Recipient side of DC-SAE: label images with a donor kit.
 
     ``fit()`` loads and verifies the kit (see :func:`skdcsae.load_donor_kit`), rebuilds the
@@ -54,14 +41,23 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
     with the donor's preprocessing -- and classifies the features. The recipient never sees a
     donor image and needs no GPU.
 
+    A kit of several members (an ensemble) gets one encoder and one classifier per member;
+    ``decision_function`` and ``predict_proba`` average the members' outputs and ``predict``
+    takes the class with the highest average (see :mod:`skdcsae.recipient._members`).
+
     Parameters
     ----------
     kit : str, path-like or DonorKit, default=None
-        The donor kit file (or a loaded :class:`~skdcsae.DonorKit`). Required; the default
-        exists for scikit-learn's API only.
+        The donor kit file, or a :class:`~skdcsae.DonorKit` (checked again: its content must
+        still match its digest, and its signature ``key``). Required; the default exists for
+        scikit-learn's API only.
     classifier : estimator, default=None
-        Any scikit-learn classifier, cloned and trained on the kit's features. None means
-        ``SVC()`` (the paper's choice).
+        Any scikit-learn classifier, cloned and trained on the kit's features (with the kit's
+        row weights). None means the paper's ``SVC()`` with calibrated probabilities: Platt's
+        sigmoid fitted on 5-fold out-of-fold decision values of the kit's features
+        (:class:`~sklearn.calibration.CalibratedClassifierCV`, ``ensemble=False``; labels are
+        the most probable class). See :doc:`/reviewing`. Without ``predict_proba``,
+        :meth:`label` is unavailable.
     device : str, default="auto"
         Where the encoder runs: ``"auto"`` (CUDA if available, else MPS, else CPU), ``"cpu"``,
         ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
@@ -76,15 +72,22 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         For image kits (min-max preprocessing), refuse images whose values leave the donor's
         input range by more than this fraction of its width, or that look rescaled to [0, 1]
         while the donor's images were not (e.g. uint8 0-255). None switches the check off.
+    random_state : int, RandomState instance or None, default=None
+        Shuffles the kit's rows into the default classifier's calibration folds. None keeps
+        the kit's order: no randomness, the same kit always gives the same probabilities.
 
     Attributes
     ----------
     kit_ : DonorKit
         The verified kit.
     encoder_ : torch.nn.Module
-        The rebuilt encoder, in eval mode on ``device_``.
+        The rebuilt encoder, in eval mode on ``device_`` (the first member's, for an ensemble).
     classifier_ : estimator
-        The classifier trained on the kit's features.
+        The classifier trained on the kit's features (the first member's, for an ensemble).
+    encoders_ : list of torch.nn.Module
+        One encoder per kit member.
+    classifiers_ : list of estimator
+        One classifier per kit member, trained on that member's features.
     classes_ : ndarray of shape (n_classes,)
         Class labels (from the kit).
     n_features_in_ : int
@@ -113,7 +116,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> X = X.reshape(-1, 8, 8)
     >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
     ...                          random_state=0).fit(X[:100], y[:100])
     >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
     >>> _ = donor.export_donor_kit(path, X[:100], y[:100])
@@ -131,6 +134,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "key": [str, bytes, None],
         "range_tolerance": [Interval(Real, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -142,6 +146,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         batch_size=256,
         key=None,
         range_tolerance=0.1,
+        random_state=None,
     ):
         self.kit = kit
         self.classifier = classifier
@@ -149,6 +154,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.key = key
         self.range_tolerance = range_tolerance
+        self.random_state = random_state
 
     # --- fitting ----------------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=False)
@@ -184,24 +190,28 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
                 "or a DonorKit returned by load_donor_kit / export_donor_kit."
             )
         if isinstance(self.kit, DonorKit):
-            kit = _check_kit(self.kit, key=self.key)
+            kit = verify_donor_kit(self.kit, key=self.key)
         else:
             kit = load_donor_kit(self.kit, key=self.key)
         device = resolve_device(self.device)
-        encoder = MultiHeadEncoder(kit.encoder_config)
-        encoder.load_state_dict(
-            {name: torch.from_numpy(np.array(w)) for name, w in kit.encoder_weights.items()},
-            strict=True,
-        )
-        encoder.to(device).eval()
-        classifier = SVC() if self.classifier is None else clone(self.classifier)
-        self._fit_classifier(classifier, kit)
+        encoders, classifiers = [], []
+        for member in kit.members:
+            encoders.append(rebuild_encoder(member, device))
+            if self.classifier is None:
+                labels = kit.classes[member.label_index]
+                classifier = default_classifier(labels, random_state=self.random_state)
+            else:
+                classifier = clone(self.classifier)
+            fit_member_classifier(classifier, member, kit.classes)
+            classifiers.append(classifier)
 
         self.kit_ = kit
-        self.encoder_ = encoder
+        self.encoders_ = encoders
+        self.classifiers_ = classifiers
+        self.encoder_ = encoders[0]
         self.device_ = device
-        self.classifier_ = classifier
-        self.classes_ = classifier.classes_
+        self.classifier_ = classifiers[0]
+        self.classes_ = classifiers[0].classes_
         self.n_features_in_ = kit.n_features_in
         self.image_shape_ = kit.image_shape
         if y is not None:
@@ -212,21 +222,6 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         if y is not None:
             self._check_y(X, y)
         return self
-
-    @staticmethod
-    def _fit_classifier(classifier, kit) -> None:
-        """Train on the kit's rows; prototypes count as many images as they summarise."""
-        weights = kit.feature_weights
-        if np.all(weights == 1):
-            classifier.fit(kit.features, kit.labels)
-            return
-        if not has_fit_parameter(classifier, "sample_weight"):
-            raise ValueError(
-                f"the kit releases prototypes weighted by how many images each summarises, "
-                f"but {type(classifier).__name__}.fit takes no sample_weight. Use a classifier "
-                "that does (SVC, LogisticRegression, ...)."
-            )
-        classifier.fit(kit.features, kit.labels, sample_weight=weights)
 
     def _check_y(self, X, y) -> None:
         """Labels passed to ``fit`` are not learned from, but must make sense with the kit."""
@@ -295,11 +290,15 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
                 f"{hint} Set range_tolerance=None to skip this check."
             )
         if span > 2.0 and xmin >= 0.0 and xmax <= 1.0 and self._has_fractions(X):
+            multiply = ""
+            if hi >= 2.0:  # the donor's maximum (e.g. 249) is not the scale: its bit depth is
+                bits = math.ceil(math.log2(hi + 1.0))
+                multiply = f", or multiply X by {2**bits - 1} if the images were {bits}-bit"
             raise ValueError(
                 f"X looks scaled to [0, 1] (values in [{xmin:g}, {xmax:g}]) but the kit's "
                 f"encoder was trained on the donor's values in [{lo:g}, {hi:g}]. Pass images in "
-                f"the donor's units (for 0-255 images: the original uint8 array), or multiply X "
-                f"by {hi:g}. Set range_tolerance=None to skip this check."
+                f"the donor's units (the original uint8 or uint16 array){multiply}. Set "
+                "range_tolerance=None to skip this check."
             )
 
     def _has_fractions(self, X: np.ndarray) -> bool:
@@ -312,7 +311,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         return False
 
     # --- encoding ---------------------------------------------------------------------------
-    def _encode(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def _encode(self, X, encoder=None) -> tuple[np.ndarray, np.ndarray]:
         """Every head's means and log-variances of validated rows, ``(n, n_heads, d)`` each."""
         kit = self.kit_
         shape = kit.image_shape if kit.image_shape is not None else (kit.n_features_in,)
@@ -320,17 +319,35 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         def to_tensor(batch):
             return scaled_tensor(batch, kit.input_offset, kit.input_scale, shape)
 
-        return encode_in_batches(
-            self.encoder_, X, to_tensor, self.device_, batch_size=self.batch_size
-        )
+        encoder = self.encoder_ if encoder is None else encoder
+        return encode_in_batches(encoder, X, to_tensor, self.device_, batch_size=self.batch_size)
+
+    def _member_features(self, X) -> list[np.ndarray]:
+        """Each member's latent features of validated rows, as the donor's transformer gives."""
+        mode = self.kit_.feature_mode
+        return [
+            head_features(
+                *self._encode(X, encoder), feature_mode=mode, sampling_seed=m.sampling_seed
+            )
+            for encoder, m in zip(self.encoders_, self.kit_.members, strict=True)
+        ]
 
     def _features(self, X) -> np.ndarray:
-        """Latent features of validated rows, as the donor's transformer computes them."""
-        kit = self.kit_
-        mus, logvars = self._encode(X)
-        return head_features(
-            mus, logvars, feature_mode=kit.feature_mode, sampling_seed=kit.sampling_seed
-        )
+        """Latent features of validated rows (the members' side by side, for an ensemble)."""
+        features = self._member_features(X)
+        return features[0] if len(features) == 1 else np.hstack(features)
+
+    def _classify(self, X, method: str):
+        """The classifier's ``method`` on the features; an ensemble's members averaged."""
+        check_is_fitted(self, "encoder_")
+        if len(self.classifiers_) == 1:
+            return getattr(self.classifier_, method)(self.transform(X))
+        features = self._member_features(self._check_X(X))
+        if method == "predict":
+            return ensemble_predict(self.classifiers_, features, self.classes_)
+        if method == "predict_log_proba":
+            return np.log(average_outputs(self.classifiers_, features, "predict_proba"))
+        return average_outputs(self.classifiers_, features, method)
 
     def transform(self, X):
         """Encode recipient images into the kit's feature space.
@@ -344,8 +361,9 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         X_new : ndarray of shape (n_samples, n_features_out)
             All heads' means (``"means"`` kits) or positive-head samples (``"paper"`` kits),
-            exactly what the donor's transformer gives for the same images. float32 for
-            float32 input, float64 otherwise.
+            exactly what the donor's transformer gives for the same images; for a kit of
+            several members, each member's features side by side. float32 for float32 input,
+            float64 otherwise.
 
         Raises
         ------
@@ -379,9 +397,12 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         sklearn.exceptions.NotFittedError
             If the estimator has not been fitted.
         ValueError
-            For the reasons :meth:`transform` gives.
+            For the reasons :meth:`transform` gives, or if the kit has several members
+            (each has its own heads; use :meth:`transform`).
         """
         check_is_fitted(self, "encoder_")
+        if len(self.encoders_) > 1:
+            raise ValueError("encode() reads one encoder; this kit has several: use transform().")
         return self._encode(self._check_X(X))
 
     # --- prediction -------------------------------------------------------------------------
@@ -413,8 +434,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
             from ._dask import map_method
 
             return map_method(self, X, "predict")
-        features = self.transform(X)
-        return self.classifier_.predict(features)
+        return self._classify(X, "predict")
 
     @available_if(_classifier_has("predict_proba"))
     def predict_proba(self, X):
@@ -430,8 +450,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        features = self.transform(X)
-        return self.classifier_.predict_proba(features)
+        return self._classify(X, "predict_proba")
 
     @available_if(_classifier_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -447,8 +466,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        features = self.transform(X)
-        return self.classifier_.predict_log_proba(features)
+        return self._classify(X, "predict_log_proba")
 
     @available_if(_classifier_has("decision_function"))
     def decision_function(self, X):
@@ -468,8 +486,7 @@ class RecipientLabeler(ClassifierMixin, TransformerMixin, BaseEstimator):
             from ._dask import map_method
 
             return map_method(self, X, "decision_function")
-        features = self.transform(X)
-        return self.classifier_.decision_function(features)
+        return self._classify(X, "decision_function")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

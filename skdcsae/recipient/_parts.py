@@ -28,12 +28,11 @@ from pathlib import Path
 from .._files import atomic_write_bytes, atomic_writer
 from .._sanitize import csv_cell, terminal_text
 
-__all__ = ["COLUMNS", "RunState", "part_bytes", "parts_dir_for"]
+__all__ = ["RunState", "part_bytes", "parts_dir_for"]
 
 FORMAT = "skdcsae-labelling-run/1"
 MANIFEST = "manifest.json"
 DONE_LOG = "done.jsonl"
-COLUMNS = ("file", "label", "score")
 
 
 def parts_dir_for(out: Path) -> Path:
@@ -51,9 +50,10 @@ def _csv_bytes(rows) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def part_bytes(names, labels, scores) -> bytes:
-    """A part's CSV: the header and one ``file,label,score`` row per image, cells neutralised."""
-    rows = [COLUMNS]
+def part_bytes(names, labels, scores, score_column="probability") -> bytes:
+    """A part's CSV: the header and one ``file,label,<score_column>`` row per image, cells
+    neutralised."""
+    rows = [("file", "label", score_column)]
     rows += [
         (csv_cell(name), csv_cell(label), "" if score != score else f"{score:.6g}")
         for name, label, score in zip(names, labels, scores, strict=True)
@@ -162,10 +162,11 @@ class RunState:
             atomic_write_bytes(skipped_path, _csv_bytes(rows), overwrite=overwrite)
         hint = "pass overwrite=True (--force) to replace it"
         with atomic_writer(self.out, overwrite=overwrite, overwrite_hint=hint) as dst:
-            dst.write(_csv_bytes([COLUMNS]))
             for k in range(n_partitions):
                 with open(part_path(self.dir, k), "rb") as src:
-                    src.readline()  # each part's header
+                    header = src.readline()  # the same in every part
+                    if k == 0:
+                        dst.write(header)
                     shutil.copyfileobj(src, dst, 1 << 20)
 
     def remove(self) -> None:

@@ -10,29 +10,45 @@ from collections import Counter
 
 import numpy as np
 
+from ._members import average_outputs, ensemble_predict
 from ._parts import part_bytes, write_part
 
-__all__ = ["label_piece", "labels_and_scores"]
+__all__ = ["label_piece", "labels_and_scores", "score_column"]
+
+
+def score_column(labeler) -> str:
+    """``"probability"`` when every classifier gives probabilities (the default), else
+    ``"score"`` (decision values)."""
+    if all(hasattr(c, "predict_proba") for c in labeler.classifiers_):
+        return "probability"
+    return "score"
 
 
 def labels_and_scores(labeler, images):
-    """Labels and one score per image from a single encoding of each image.
+    """Labels and one confidence per image, from a single encoding of each image.
 
-    The score is the classifier's decision value (binary), the winning class's value
-    (several classes), or its highest probability when it has no decision function.
+    The confidence is the probability of the image's label when the classifier gives
+    probabilities (the calibrated default does), else the decision value (binary) or the
+    winning class's value. An ensemble kit's members are averaged as
+    :meth:`~skdcsae.RecipientLabeler.predict` averages them.
     """
     classes = labeler.classes_
     if len(images) == 0:
         return np.empty(0, dtype=classes.dtype), np.empty(0)
-    features = labeler.transform(images)
-    classifier = labeler.classifier_
-    labels = classifier.predict(features)
-    if hasattr(classifier, "decision_function"):
-        values = np.asarray(classifier.decision_function(features))
-    elif hasattr(classifier, "predict_proba"):
-        values = classifier.predict_proba(features)
+    features = labeler._member_features(labeler._check_X(images))  # every member, once
+    classifiers = labeler.classifiers_
+    probabilities = score_column(labeler) == "probability"
+    method = "predict_proba" if probabilities else "decision_function"
+    if len(classifiers) == 1:
+        labels = classifiers[0].predict(features[0])
+        values = np.asarray(getattr(classifiers[0], method)(features[0]))
     else:
-        values = np.full(len(labels), np.nan)
+        labels = ensemble_predict(classifiers, features, classes)
+        values = np.asarray(average_outputs(classifiers, features, method))
+    if probabilities:  # the probability of the label given
+        return labels, values[
+            np.arange(len(labels)), np.searchsorted(classifiers[0].classes_, labels)
+        ]
     return labels, values if values.ndim == 1 else values.max(axis=1)
 
 
@@ -57,7 +73,8 @@ def label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad) -> 
     if batch.bad and not skip_bad:
         return {**record, "failed": [list(b) for b in batch.bad]}
     labels, scores = labels_and_scores(labeler, batch.images)
-    write_part(parts_dir, partition, part_bytes(batch.names, labels, scores))
+    data = part_bytes(batch.names, labels, scores, score_column(labeler))
+    write_part(parts_dir, partition, data)
     correct = None if batch.targets is None else _n_correct(batch.targets, labels)
     return {
         **record,

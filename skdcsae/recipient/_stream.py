@@ -38,7 +38,8 @@ class LabellingReport:
     Attributes
     ----------
     out : pathlib.Path
-        The CSV written: ``file,label,score``, one row per labelled image, in source order.
+        The CSV written: ``file,label,probability`` (``score`` for a classifier without
+        probabilities), one row per labelled image, in source order.
     n_images : int
         Images in the source (readable or not).
     n_labelled : int
@@ -158,8 +159,10 @@ def label_archive(
     """Label every image of a folder, ``.npz``, ``.npy`` or Zarr archive into one CSV.
 
     The source is cut into partitions of ``partition_size`` images. Each partition is read,
-    encoded once (in batches of ``batch_size``), classified, and its ``file,label,score`` rows
-    written to its own part file, atomically; the parts are joined into ``out`` at the end.
+    encoded once (in batches of ``batch_size``), classified, and its rows written to its own
+    part file, atomically; the parts are joined into ``out`` at the end. Each row is
+    ``file,label,probability``: the (calibrated) probability of the label, or a ``score``
+    column of decision values for a classifier without probabilities.
     Memory holds one partition at a time, whatever the size of the archive. An interrupted
     run (an exception, Ctrl-C, a killed process or machine) is resumed by calling again with
     the same arguments: finished partitions are not labelled again, and ``out`` is either
@@ -250,7 +253,7 @@ def label_archive(
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> X = X.reshape(-1, 8, 8)
     >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, device="cpu",
+    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
     ...                          random_state=0).fit(X[:100], y[:100])
     >>> folder = tempfile.mkdtemp()
     >>> kit = os.path.join(folder, "kit.joblib")
@@ -261,7 +264,7 @@ def label_archive(
     (260, 3)
     >>> with open(report.out) as f:
     ...     print(f.readline().strip())
-    file,label,score
+    file,label,probability
     """
     t0 = time.perf_counter()
     out = Path(os.fspath(out)).absolute()

@@ -92,7 +92,7 @@ def test_donor_inspect_recipient_round_trip(small_npz, tmp_path):
     rows = list(csv.DictReader(labels.open()))
     assert len(rows) == 200
     assert {r["label"] for r in rows} <= {"0", "1"}
-    assert all(np.isfinite(float(r["score"])) for r in rows)
+    assert all(0.5 <= float(r["probability"]) <= 1.0 for r in rows)  # of the assigned label
     accuracy = float(rec.stdout.split("accuracy against them")[1].split()[0])
     assert accuracy > 0.7, rec.stdout
 
@@ -110,7 +110,7 @@ def test_donor_inspect_recipient_round_trip(small_npz, tmp_path):
         check=False,
     )
     assert again.returncode == 2 and "--force" in again.stderr
-    again = run_cli("donor", small_npz, "--out", kit, "--epochs", 1, check=False)
+    again = run_cli("donor", small_npz, "--out", kit, "--epochs", 1, "--steps", 0, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
     # a wrong key is refused, in one line
     bad = tmp_path / "bad.key"
@@ -129,32 +129,40 @@ def _auc(stdout: str) -> float:
 
 @pytest.mark.realdata
 def test_donor_release_and_audit(small_npz, tmp_path):
-    common = ["--n-per-class", 30, "--epochs", 8, "--device", "cpu", "--quiet"]
+    common = ["--n-per-class", 30, "--epochs", 8, "--steps", 0, "--device", "cpu", "--quiet"]
     audit_args = ["--members", small_npz, "--n-per-class", 30, "--seed", 0]
     audit_args += ["--non-members", small_npz, "--eval", small_npz, "--device", "cpu"]
     per_image = tmp_path / "per_image.joblib"
-    run_cli("donor", small_npz, "--out", per_image, *common)
+    quiet = run_cli("donor", small_npz, "--out", per_image, "--release", "per_image", *common)
+    assert quiet.stdout == "" and quiet.stderr == ""
     found = run_cli("audit", per_image, *audit_args)
     assert _auc(found.stdout) == 1.0, found.stdout  # every member's row is in the kit
     assert "kit accuracy" in found.stdout and "not a proof" in found.stdout
-    assert "accuracy cost" in found.stdout  # the members' labels come from the .npz
+    assert "vs per-image kit" in found.stdout  # the members' labels come from the .npz
 
     synthetic = tmp_path / "synthetic.joblib"
     donor = run_cli(
-        "donor", small_npz, "--out", synthetic, "--release", "synthetic", "--norm", "group",
-        *common,
+        "donor", small_npz, "--out", synthetic, "--norm", "group",
+        *common[:-1],  # the default release; not --quiet: its information lines are checked
     )  # fmt: skip
-    assert "none belongs to a donor image" in donor.stdout
+    assert "no row belongs to a donor image" in donor.stdout
     hidden = run_cli("audit", synthetic, *audit_args)
     assert _auc(hidden.stdout) < 0.8, hidden.stdout
     shown = run_cli("inspect", synthetic).stdout
-    assert "release          synthetic" in shown and "norm group" in shown
+    assert shown.splitlines()[1].split()[:3] == ["reveals", "synthetic", "rows"]
+    assert "norm group" in shown
 
     noisy = run_cli(
-        "donor", small_npz, "--out", tmp_path / "n.joblib", "--feature-noise", "1", *common,
+        "donor", small_npz, "--out", tmp_path / "n.joblib", "--release", "per_image",
+        "--feature-noise", "1", *common,
         check=False,
     )  # fmt: skip
-    assert noisy.returncode == 2 and "needs clip_norm" in noisy.stderr
+    assert noisy.returncode == 2 and "--feature-noise needs --clip-norm" in noisy.stderr
+    few = run_cli("donor", small_npz, "--out", tmp_path / "f.joblib", "--n-per-class", 5,
+                  "--epochs", 1, "--steps", 0, "--device", "cpu", check=False)  # fmt: skip
+    assert few.returncode == 2 and len(few.stderr.strip().splitlines()) == 1, few.stderr
+    assert "--release per_image" in few.stderr and "smaller --min-count" in few.stderr
+    assert "Trained" not in few.stdout  # refused before training
 
 
 def test_recipient_labels_an_image_folder(tmp_path):
@@ -166,7 +174,12 @@ def test_recipient_labels_an_image_folder(tmp_path):
     X, y = load_digits(n_class=2, return_X_y=True)
     X = (X.reshape(-1, 8, 8) * 255 / 16).astype(np.uint8)
     est = DCSAETransformer(
-        conv_channels=(8,), dense_sizes=(16,), max_epochs=5, device="cpu", random_state=0
+        conv_channels=(8,),
+        dense_sizes=(16,),
+        max_epochs=5,
+        min_steps=0,
+        device="cpu",
+        random_state=0,
     ).fit(X[:100], y[:100])
     kit = tmp_path / "kit.joblib"
     est.export_donor_kit(kit, X[:100], y[:100])
@@ -216,7 +229,7 @@ def test_bad_arguments_give_one_line_errors(tmp_path, monkeypatch, capsys, args,
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["donor", "recipient", "inspect", "audit", "demo"])
+@pytest.mark.parametrize("command", ["donor", "recipient", "inspect", "audit", "demo", "keygen"])
 def test_help_has_examples(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

@@ -35,11 +35,17 @@ def make_archive(n, seed=0):
 
 
 def read_labels(path):
-    """``(files, labels as str, scores as float)`` of a labels CSV."""
+    """``(files, labels as str, probabilities as float)`` of a labels CSV."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     return (
         [r["file"] for r in rows],
         np.array([r["label"] for r in rows]),
-        np.array([float(r["score"]) for r in rows]),
+        np.array([float(r["probability"]) for r in rows]),
     )
+
+
+def label_probability(labeler, X):
+    """The probability RecipientLabeler gives each image's predicted label."""
+    labels, proba = labeler.predict(X), labeler.predict_proba(X)
+    return proba[np.arange(len(X)), np.searchsorted(labeler.classes_, labels)]

@@ -29,7 +29,13 @@ from skdcsae.recipient import TorchThreads, label_archive  # noqa: E402
 from skdcsae.recipient._malloc import tune_malloc  # noqa: E402
 
 from ..conftest import FAST_CONV  # noqa: E402
-from .scale_helpers import make_archive, make_kit, read_labels, uint8_digits  # noqa: E402
+from .scale_helpers import (  # noqa: E402
+    label_probability,
+    make_archive,
+    make_kit,
+    read_labels,
+    uint8_digits,
+)
 
 N = 3000
 
@@ -57,7 +63,8 @@ def archive(tmp_path_factory):
     )
     z[:] = X
     labeler = RecipientLabeler(kit, device="cpu").fit()
-    return kit, folder / "x.zarr", X, labeler.predict(X), labeler.decision_function(X)
+    decision = labeler.decision_function(X)
+    return kit, folder / "x.zarr", X, labeler.predict(X), decision, label_probability(labeler, X)
 
 
 def _kit_loads(client):
@@ -71,7 +78,7 @@ def _kit_loads(client):
 
 # --- Dask arrays, any scheduler -------------------------------------------------------------
 def test_predict_on_a_dask_array_is_lazy_and_blockwise(archive):
-    kit, _, X, expected, scores = archive
+    kit, _, X, expected, scores, _ = archive
     labeler = RecipientLabeler(kit, device="cpu").fit()
     lazy = da.from_array(X, chunks=(700, 4, 8))  # image axes split: merged into whole images
     y = labeler.predict(lazy)
@@ -91,8 +98,8 @@ def test_predict_on_a_dask_array_is_lazy_and_blockwise(archive):
 
 
 def test_predict_on_the_cluster_loads_the_kit_once_per_worker(client, archive):
-    kit, path, _, expected, _ = archive
-    labeler = RecipientLabeler(kit, classifier=SVC(C=1.0 + 1e-9), device="cpu").fit()
+    kit, path, _, expected, *_ = archive
+    labeler = RecipientLabeler(kit, device="cpu", batch_size=200).fit()  # a new cache key
     before = _kit_loads(client)
     lazy = da.from_zarr(str(path))  # 12 blocks of 250 images
     np.testing.assert_array_equal(client.compute(labeler.predict(lazy)).result(), expected)
@@ -110,20 +117,20 @@ def _done_counts(out):
 
 
 def test_cluster_labels_equal_predict_in_process(client, archive, tmp_path):
-    kit, path, _, expected, scores = archive
+    kit, path, _, expected, _, probability = archive
     report = label_archive(
         kit, path, tmp_path / "labels.csv", partition_size=500, scheduler=client, device="cpu"
     )
     files, labels, written = read_labels(tmp_path / "labels.csv")
     assert files == [f"x.zarr[{i}]" for i in range(N)]  # every image once, in order
     np.testing.assert_array_equal(labels, expected.astype(str))
-    np.testing.assert_allclose(written, scores, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(written, probability, rtol=1e-5, atol=1e-6)
     assert report.n_partitions == 6 and report.n_labelled == N
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path):
-    kit, path, _, expected, _ = archive
+    kit, path, _, expected, *_ = archive
     killed = {}
 
     def kill_a_busy_worker(record):
@@ -155,7 +162,7 @@ def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path
 
 
 def test_cli_on_a_scheduler_address(client, archive, tmp_path, capsys):
-    kit, path, _, expected, _ = archive
+    kit, path, _, expected, *_ = archive
     out = tmp_path / "labels.csv"
     args = [
         "recipient",

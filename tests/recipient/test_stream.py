@@ -19,7 +19,7 @@ from skdcsae import RecipientLabeler
 from skdcsae._cli import main
 from skdcsae.recipient import label_archive
 
-from .scale_helpers import make_archive, make_kit, read_labels
+from .scale_helpers import label_probability, make_archive, make_kit, read_labels
 
 REPO = Path(__file__).resolve().parents[2]
 N = 1000
@@ -27,12 +27,13 @@ N = 1000
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """The kit, a labeler on it, an archive of N images and its expected labels and scores."""
+    """The kit, an archive of N images, its true labels, and RecipientLabeler's labels and
+    probabilities of them."""
     folder = tmp_path_factory.mktemp("stream")
     kit = make_kit(folder)
     X, y = make_archive(N)
     labeler = RecipientLabeler(kit, device="cpu").fit()
-    return kit, X, y, labeler.predict(X), labeler.decision_function(X)
+    return kit, X, y, labeler.predict(X), label_probability(labeler, X)
 
 
 def _done_counts(out):
@@ -87,13 +88,13 @@ def test_every_source_gives_the_labels_of_predict(setup, tmp_path, kind):
 def test_each_image_is_encoded_once(setup, tmp_path, monkeypatch):
     kit, X, *_ = setup
     encoded = []
-    real = RecipientLabeler.transform
+    real = RecipientLabeler._encode  # every encoder pass goes through it
 
-    def counting(self, images):
+    def counting(self, images, *args, **kwargs):
         encoded.append(len(images))
-        return real(self, images)
+        return real(self, images, *args, **kwargs)
 
-    monkeypatch.setattr(RecipientLabeler, "transform", counting)
+    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
     label_archive(kit, X, tmp_path / "labels.csv", partition_size=300, device="cpu")
     assert sum(encoded) == N
 
@@ -205,9 +206,14 @@ def test_memory_is_bounded_by_the_partition(setup, tmp_path):
     np.save(tmp_path / "big.npy", X)
     del X
     tracemalloc.start()
-    try:
+    try:  # from the end of the first partition: loading the kit is not labelling
         report = label_archive(
-            kit, tmp_path / "big.npy", tmp_path / "labels.csv", partition_size=2048, device="cpu"
+            kit,
+            tmp_path / "big.npy",
+            tmp_path / "labels.csv",
+            partition_size=2048,
+            device="cpu",
+            on_partition=lambda record: record["partition"] or tracemalloc.reset_peak(),
         )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -241,7 +247,7 @@ def test_cli_streams_resumes_and_skips_bad_files(setup, tmp_path, capsys):
     assert "Resumed an interrupted run: 2 of 3 partitions" in shown
     assert "Skipped 1 unreadable file(s)" in shown and "Labelled 24 images" in shown
     assert len(read_labels(out)[0]) == 24
-    assert main([*args, "--workers", "2"]) == 2
+    assert main([*args, "--workers", "2", "--force"]) == 2
     assert "--workers needs --scheduler local" in capsys.readouterr().err
 
 
