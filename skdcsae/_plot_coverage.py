@@ -103,7 +103,7 @@ def plot_risk_coverage(
     >>> fig.axes[0].get_xlabel()
     'Coverage: fraction of labels kept'
     """
-    from .plotting import _axes_for, _save
+    from ._plotting import _axes_for, _save
 
     runs = _runs(y_true, y_pred, confidence)
     marks = [float(m) for m in mark]

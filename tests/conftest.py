@@ -12,7 +12,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SKDCSAE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 # Small networks so that the suite stays fast on two CPU cores.
+# n_components=2 (the paper's latent size) keeps the shapes these tests were written for.
 FAST_MLP = {
+    "n_components": 2,
     "dense_sizes": (16,),
     "max_epochs": 3,
     "min_steps": 0,
@@ -20,6 +22,7 @@ FAST_MLP = {
     "device": "cpu",
 }
 FAST_CONV = {
+    "n_components": 2,
     "conv_channels": (8, 4),
     "dense_sizes": (32,),
     "max_epochs": 3,

@@ -41,9 +41,8 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     with the donor's preprocessing -- and classifies the features. The recipient never sees a
     donor image and needs no GPU.
 
-    A kit of several members (an ensemble) gets one encoder and one classifier per member;
-    ``decision_function`` and ``predict_proba`` average the members' outputs and ``predict``
-    takes the class with the highest average (see :mod:`skdcsae.recipient._members`).
+    An ensemble kit gets one encoder and classifier per member; their outputs are averaged
+    (:mod:`skdcsae.recipient._members`).
 
     Parameters
     ----------

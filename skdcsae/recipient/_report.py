@@ -295,7 +295,7 @@ def render_report(
     labeler, X, result, *, y_true=None, names=None, source=None, max_thumbnails=60
 ) -> str:
     """The report as a string (see :func:`write_report`); nothing is written."""
-    from .. import __version__
+    from .._version import __version__
 
     n = len(result.labels)
     if n == 0:

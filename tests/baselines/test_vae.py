@@ -89,7 +89,7 @@ def test_same_architecture_as_dcsae_with_one_head(digits_binary):
 
     X, y = digits_binary
     vae = _fast().fit(X)
-    dcsae = DCSAETransformer(**FAST_CONV, n_components=2, random_state=0).fit(X, y)
+    dcsae = DCSAETransformer(**FAST_CONV, random_state=0).fit(X, y)
     vae_cfg = dict(vae.net_.module_.config, n_heads=None)
     dcsae_cfg = dict(dcsae.net_.module_.config, n_heads=None)
     assert vae_cfg == dcsae_cfg
