@@ -25,9 +25,10 @@ from .._inference import encode_in_batches, head_features, scaled_tensor
 from .._validation import flatten_images, output_dtype
 from ..kit import DonorKit, load_donor_kit, verify_donor_kit
 from ._calibration import _classifier_has, default_classifier
-from ._dask import is_dask_array
+from ._dask import is_dask_array, map_method
 from ._members import average_outputs, ensemble_predict, fit_member_classifier, rebuild_encoder
 from ._review import ReviewMixin
+from ._shapes import _shape_message
 
 __all__ = ["RecipientLabeler"]
 
@@ -339,6 +340,8 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     def _classify(self, X, method: str):
         """The classifier's ``method`` on the features; an ensemble's members averaged."""
         check_is_fitted(self, "encoder_")
+        if is_dask_array(X):  # lazily, block by block; the kit is loaded once per worker
+            return map_method(self, X, method)
         if len(self.classifiers_) == 1:
             return getattr(self.classifier_, method)(self.transform(X))
         features = self._member_features(self._check_X(X))
@@ -429,10 +432,6 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
             feature count), or, with ``range_tolerance`` set, its values leave the donor's input
             range or look rescaled to [0, 1].
         """
-        if is_dask_array(X):  # lazily, block by block; the kit is loaded once per worker
-            from ._dask import map_method
-
-            return map_method(self, X, "predict")
         return self._classify(X, "predict")
 
     @available_if(_classifier_has("predict_proba"))
@@ -481,10 +480,6 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The classifier's decision scores; a lazy Dask array for a Dask array.
         """
-        if is_dask_array(X):
-            from ._dask import map_method
-
-            return map_method(self, X, "decision_function")
         return self._classify(X, "decision_function")
 
     def __sklearn_tags__(self):
@@ -493,19 +488,3 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
-
-
-def _shape_message(found: tuple, expected: tuple) -> str:
-    (c, h, w), (ec, eh, ew) = found, expected
-    fixes = []
-    if c != ec:
-        if ec == 1:
-            fixes.append(f"convert the {c}-channel images to grayscale")
-        else:
-            fixes.append(f"give the images {ec} channels (e.g. repeat a grayscale channel)")
-    if (h, w) != (eh, ew):
-        fixes.append(f"resize them to {eh}x{ew}")
-    return (
-        f"X has images of shape (C, H, W) = {found} but the kit's encoder expects {expected}: "
-        f"{' and '.join(fixes)}."
-    )

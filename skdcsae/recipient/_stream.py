@@ -15,9 +15,10 @@ import numpy as np
 from sklearn.base import clone
 
 from .._sanitize import terminal_text
-from ._labeler import RecipientLabeler, _shape_message
+from ._labeler import RecipientLabeler
 from ._parts import RunState
 from ._piece import label_piece
+from ._shapes import _shape_message
 from ._sources import open_source
 
 __all__ = ["DEFAULT_PARTITION_SIZE", "LabellingReport", "label_archive"]
