@@ -109,7 +109,7 @@ def accuracy_report(data, labels, classes) -> str:
 def run(args) -> None:
     outputs = check_outputs(args)  # review options and every output path, before any work
     if args.scheduler is not None or not (outputs.review or outputs.report or args.plots):
-        return run_streaming(args)  # bounded memory, resumable, Dask with --scheduler
+        return run_streaming(args, accuracy_report)  # bounded memory, resumable, Dask
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     c, h, w = kit.image_shape

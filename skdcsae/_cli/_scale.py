@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
 
 from .._sanitize import terminal_text
+from ..datasets._labels_csv import LABELS_FILENAME
+from ..datasets._medmnist import MEDMNIST_INFO, _known_name
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler, label_archive
 from ..recipient._malloc import tune_malloc
-from ._common import CLIError, check_writable, read_key
+from ._common import CLIError, info, listing, read_key
 
 __all__ = ["add_scale_arguments", "run_streaming"]
 
@@ -58,51 +63,67 @@ def add_scale_arguments(p) -> None:
     )
 
 
-def run_streaming(args) -> None:
-    """Label ``args.data`` into ``args.out`` and print what was done."""
-    if args.plots:
-        raise CLIError("--plots encodes every image in memory: leave out --scheduler")
+def run_streaming(args, accuracy_report) -> None:
+    """Label ``args.data`` into ``args.out`` and print what was done.
+
+    ``accuracy_report(data, labels, classes)`` words the accuracy as the in-memory path does.
+    """
+    if args.plots or args.report or args.review_fraction is not None or args.min_confidence:
+        raise CLIError("--plots, --report and review rules label in memory: leave out --scheduler")
     if args.workers is not None and args.scheduler != "local":
         raise CLIError("--workers needs --scheduler local")
     out = Path(args.out)
-    check_writable(out, args.force, "labels")
-    quiet = getattr(args, "quiet", False)
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     if not Path(args.data).exists():
         raise CLIError(f"{args.data} does not exist")
-    params = {"range_tolerance": None} if getattr(args, "no_range_check", False) else {}
+    params = {"range_tolerance": None} if args.no_range_check else {}
     labeler = RecipientLabeler(kit, device=args.device, batch_size=args.batch_size, key=key)
     if args.scheduler is None:
         tune_malloc()  # this process is ours: keep torch's buffers (see recipient._malloc)
     try:
-        report = _label(labeler.set_params(**params), args, out, quiet)
+        report = _label(labeler.set_params(**params), args, out)
     except ImportError as exc:
         raise CLIError(str(exc)) from exc
-    lines = []
     if report.partitions_resumed:
-        lines.append(
+        info(
+            args,
             f"Resumed an interrupted run: {report.partitions_resumed} of "
-            f"{report.n_partitions} partitions were already labelled."
+            f"{report.n_partitions} partitions were already labelled.",
         )
-    counts = ", ".join(f"{terminal_text(v)} {n}" for v, n in report.counts.items())
-    lines.append(
+    counts = (f"{v} {n}" for v, n in report.counts.items())
+    info(
+        args,
         f"Labelled {report.n_labelled} images with the kit from {terminal_text(args.kit)}: "
-        f"{counts} ({report.images_per_second:.0f} images/s)"
+        f"{listing(counts, limit=20)} ({report.images_per_second:.0f} images/s)",
     )
-    if report.skipped:
-        lines.append(
-            f"Skipped {len(report.skipped)} unreadable file(s), listed in "
-            f"{terminal_text(report.skipped_file)}"
-        )
-    if report.accuracy is not None:
-        lines.append(f"The data carries labels: accuracy against them {report.accuracy:.3f}")
-    lines.append(f"Labels written to {terminal_text(out)}")
-    if not quiet:
-        print("\n".join(lines))
+    if report.confusion is not None and report.n_labelled:
+        info(args, accuracy_report(_truth(report, args), _given(report, kit), kit.classes))
+    info(args, f"Labels written to {terminal_text(out)}")
 
 
-def _label(labeler, args, out, quiet):
+def _truth(report, args) -> SimpleNamespace:
+    """The true labels in the shape ``accuracy_report`` reads (``y``, names, folder or not)."""
+    pairs = list(report.confusion.items())
+    y = np.repeat(np.array([true for (true, _), _ in pairs]), [n for _, n in pairs])
+    path = Path(args.data)
+    from_folder = path.is_dir() and not (path / LABELS_FILENAME).exists()
+    names = None
+    if path.suffix.lower() == ".npz":  # as load_medmnist_npz names the classes
+        known = MEDMNIST_INFO.get(_known_name(path, None))
+        top = int(max(y)) + 1 if len(y) else 0
+        names = np.asarray(known["labels"] if known else [str(v) for v in range(top)])
+    return SimpleNamespace(y=y, label_names=names, from_folder=from_folder)
+
+
+def _given(report, kit) -> np.ndarray:
+    """The labels given, as the kit's class values, in the order of :func:`_truth`."""
+    by_text = {str(c): c for c in kit.classes}
+    pairs = list(report.confusion.items())
+    return np.repeat(np.array([by_text[g] for (_, g), _ in pairs]), [n for _, n in pairs])
+
+
+def _label(labeler, args, out):
     return label_archive(
         labeler,
         args.data,
@@ -113,9 +134,9 @@ def _label(labeler, args, out, quiet):
         split=args.split,
         image_size=args.image_size,
         color=args.color,
-        labelled=getattr(args, "labelled", None),
+        labelled=args.labelled,
         scheduler=args.scheduler,
         n_workers=args.workers,
         overwrite=args.force,
-        progress=False if quiet else None,
+        progress=False if args.quiet else None,
     )

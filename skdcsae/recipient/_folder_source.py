@@ -22,31 +22,57 @@ __all__ = ["FolderSource"]
 
 
 class FolderSource(_Source):
-    """Image files under a folder (sorted relative paths), decoded one by one when read."""
+    """Image files under a folder, decoded one by one when read.
+
+    The layout rules are :func:`skdcsae.datasets.load_image_folder`'s: a ``labels.csv`` lists
+    the files and their labels; otherwise images in one sub-folder per class are labelled by
+    it, images directly in the folder are not, and a mixture needs ``labelled``.
+    """
 
     def __init__(
         self, root, *, image_size, color, labelled=None, max_pixels=None, max_file_bytes=None
     ):
-        from ..datasets._folder import listing, scan
+        from ..datasets._folder import EXTENSIONS, labels_file, listing, scan
         from ..datasets._image_folder import MAX_FILE_BYTES, MAX_PIXELS
+        from ..datasets._labels_csv import LABELS_FILENAME, read_labels_csv
 
         root = Path(root)
+        shown = terminal_text(root)
+        csv_path = labels_file(root, None, labelled)
         files, ignored, _, _ = scan(root)
-        if not files:
-            raise ValueError(f"No image files under {terminal_text(root)}.")
+        targets = None
+        if csv_path is not None:
+            files, targets, _ = read_labels_csv(csv_path, root, extensions=EXTENSIONS)
+            ignored = [f for f in ignored if root / f != csv_path]
+        elif not files:
+            raise ValueError(f"No image files under {shown}.")
+        else:
+            top_level = [f for f in files if "/" not in f]
+            if labelled is None and top_level and len(top_level) < len(files):
+                raise ValueError(
+                    f"{shown} has images both directly inside it ({len(top_level)}) and in "
+                    f"subfolders ({len(files) - len(top_level)}). Pass labelled=True (one "
+                    "subfolder per class), labelled=False (no labels, read everything), or "
+                    f"put a {LABELS_FILENAME} file in the folder."
+                )
+            if labelled is None:
+                labelled = not top_level
+            if labelled and top_level:
+                raise ValueError(
+                    f"labelled=True needs every image in a class subfolder of {shown}, but "
+                    f"these are directly inside it:\n{listing(top_level)}"
+                )
+            targets = [f.split("/", 1)[0] for f in files] if labelled else None
         if ignored:
             warnings.warn(
-                f"Ignored {len(ignored)} file(s) under {terminal_text(root)} that are not "
-                f"images of a supported type:\n{listing(ignored)}",
+                f"Ignored {len(ignored)} file(s) under {shown} that are not images of a "
+                f"supported type:\n{listing(ignored)}",
                 UserWarning,
                 stacklevel=3,
             )
-        channels = 3 if color == "rgb" else 1
-        shape = (*((channels,) if channels == 3 else ()), *image_size)
-        if labelled is None:
-            labelled = all("/" in f for f in files)
-        super().__init__(len(files), shape, str(root))
-        self.root, self.files, self.labelled = str(root), files, labelled
+        shape = (*((3,) if color == "rgb" else ()), *image_size)
+        super().__init__(len(files), shape, str(root), targets)
+        self.root, self.files, self.from_folder = str(root), list(files), csv_path is None
         self.options = {
             "image_size": tuple(image_size),
             "color": color,
@@ -55,7 +81,8 @@ class FolderSource(_Source):
         }
 
     def piece(self, start, stop):
-        return _FolderPiece(self.root, self.files[start:stop], self.labelled, self.options)
+        targets = None if self.targets is None else list(self.targets[start:stop])
+        return _FolderPiece(self.root, self.files[start:stop], targets, self.options)
 
     def read(self, start, stop) -> Batch:
         return self.piece(start, stop).read()
@@ -76,7 +103,7 @@ class FolderSource(_Source):
 class _FolderPiece:
     root: str
     files: list
-    labelled: bool
+    targets: list | None  # the true label of each file, or None
     options: dict
 
     def read(self) -> Batch:
@@ -108,5 +135,8 @@ class _FolderPiece:
                 bad.append((rel, describe_error(exc)))
                 continue
             names.append(rel)
-        targets = np.array([n.split("/", 1)[0] for n in names]) if self.labelled else None
+        targets = None
+        if self.targets is not None:
+            label = dict(zip(self.files, self.targets, strict=True))
+            targets = np.array([label[n] for n in names], dtype=object)
         return Batch(images[: len(names)], names, bad, targets)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
@@ -52,14 +51,9 @@ def labels_and_scores(labeler, images):
     return labels, values if values.ndim == 1 else values.max(axis=1)
 
 
-def _n_correct(targets, labels) -> int:
-    """Labels equal to the true ones, comparing ``1``, ``"1"`` and ``1.0`` as the same."""
-    targets, labels = np.asarray(targets).astype(str), np.asarray(labels).astype(str)
-    same = targets == labels
-    for i in np.flatnonzero(~same):
-        with contextlib.suppress(ValueError):
-            same[i] = float(targets[i]) == float(labels[i])
-    return int(same.sum())
+def _plain(value):
+    """A JSON value for a true label: a NumPy scalar as its Python value, else itself."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad) -> dict:
@@ -75,12 +69,15 @@ def label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad) -> 
     labels, scores = labels_and_scores(labeler, batch.images)
     data = part_bytes(batch.names, labels, scores, score_column(labeler))
     write_part(parts_dir, partition, data)
-    correct = None if batch.targets is None else _n_correct(batch.targets, labels)
+    confusion = None  # (true label, label given, images) triples, when the source has labels
+    if batch.targets is not None:
+        pairs = Counter(zip(map(_plain, batch.targets), map(str, labels), strict=True))
+        confusion = [[true, given, n] for (true, given), n in pairs.items()]
     return {
         **record,
         "rows": len(labels),
         "counts": dict(Counter(str(label) for label in labels)),
-        "correct": correct,
+        "confusion": confusion,
         "skipped": [list(b) for b in batch.bad],
         "seconds": round(time.perf_counter() - t0, 4),
         "process": f"{socket.gethostname()}:{os.getpid()}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -27,9 +28,10 @@ __all__ = ["DEFAULT_PARTITION_SIZE", "LabellingReport", "label_archive"]
 #: the throughput-versus-partition-size measurement in benchmarks/results/scale.md.
 DEFAULT_PARTITION_SIZE = 4096
 _MAX_LISTED = 20
-# Parameters that change the labels; device and batch size change neither (CPU/GPU results
-# agree to float32 rounding), so a run may resume on another device.
-_IDENTITY_PARAMS = ("classifier", "range_tolerance")
+# Parameters that change the labels. Device and batch size change neither (CPU/GPU results
+# agree to float32 rounding), and the range check only refuses images, so a run may resume
+# on another device or with the check switched off.
+_IDENTITY_PARAMS = ("classifier",)
 
 
 @dataclass
@@ -60,8 +62,11 @@ class LabellingReport:
     images_per_second : float
         Images labelled by this call per second of it.
     accuracy : float or None
-        Agreement with the source's own labels (a MedMNIST ``.npz``, or a folder with one
-        sub-folder per class), when it has them.
+        Agreement with the source's own labels (a MedMNIST ``.npz``, a folder with one
+        sub-folder per class or a ``labels.csv``), when it has them; ``1``, ``"1"`` and
+        ``1.0`` count as the same label.
+    confusion : dict or None
+        ``{(true label, label given): images}`` when the source has labels.
 
     Examples
     --------
@@ -82,6 +87,7 @@ class LabellingReport:
     seconds: float = 0.0
     images_per_second: float = 0.0
     accuracy: float | None = None
+    confusion: dict | None = None
 
 
 def _labeler(kit, batch_size, key, device) -> RecipientLabeler:
@@ -115,16 +121,24 @@ def _partition_size(partition_size, source) -> int:
     return int(partition_size)
 
 
+def _listing(items) -> str:
+    lines = [f"  {terminal_text(n)}: {terminal_text(r)}" for n, r in items[:_MAX_LISTED]]
+    if len(items) > _MAX_LISTED:
+        lines.append(f"  ... and {len(items) - _MAX_LISTED} more")
+    return "\n".join(lines)
+
+
 def _failure_message(failures, parts_dir) -> str:
     bad = [(name, reason) for record in failures for name, reason in record["failed"]]
-    listing = "\n".join(f"  {terminal_text(n)}: {terminal_text(r)}" for n, r in bad[:_MAX_LISTED])
-    if len(bad) > _MAX_LISTED:
-        listing += f"\n  ... and {len(bad) - _MAX_LISTED} more"
-    return (
-        f"Could not read {len(bad)} image file(s) in {len(failures)} partition(s):\n{listing}\n"
+    kept = (
         f"Every other partition is labelled and kept in {terminal_text(parts_dir)}: fix or "
-        "remove the files and run again to label only these partitions, or pass "
-        "skip_bad=True to skip them."
+        "remove the files and run again to label only these partitions"
+        if parts_dir is not None
+        else "Fix or remove them"
+    )
+    return (
+        f"Could not read {len(bad)} image file(s) in {len(failures)} partition(s):\n"
+        f"{_listing(bad)}\n{kept}, or pass skip_bad=True to skip them."
     )
 
 
@@ -316,64 +330,113 @@ def label_archive(
             return k * size, min(src.n, (k + 1) * size)
 
         todo = [k for k in range(n_parts) if k not in state.done]
-        failures, labelled_now = [], [0]
-        already = sum(r["stop"] - r["start"] for r in state.done.values())
-        bar = _progress_bar(progress, src.n, already)
-
-        def finished(record):
-            if "failed" in record:
-                failures.append(record)
-                return
-            state.record(record)
-            labelled_now[0] += record["stop"] - record["start"]
-            bar.update(record["stop"] - record["start"])
-            if on_partition is not None:
-                on_partition(record)
-
+        bar = _progress_bar(
+            progress, src.n, sum(r["stop"] - r["start"] for r in state.done.values())
+        )
         try:
-            if scheduler is None:
-                for k in todo:
-                    start, stop = bounds(k)
-                    piece = src.piece(start, stop)
-                    finished(label_piece(labeler, piece, k, start, stop, state.dir, skip_bad))
-            else:
-                try:
-                    from ._cluster import label_on_cluster
-                except ImportError as exc:
-                    raise ImportError(
-                        "labelling on a Dask cluster needs dask and distributed: pip install "
-                        "skdcsae[distributed]"
-                    ) from exc
-                pieces = [(k, *bounds(k), src.piece(*bounds(k))) for k in todo]
-                label_on_cluster(
-                    labeler, pieces, state.dir, skip_bad, scheduler, n_workers, finished
-                )
+            failures, labelled_now = _label_partitions(
+                labeler,
+                src,
+                state,
+                todo,
+                bounds,
+                skip_bad,
+                scheduler,
+                n_workers,
+                bar,
+                on_partition,
+            )
+        except BaseException:
+            if not state.done:  # nothing labelled: leave nothing behind
+                state.remove()
+            raise
         finally:
             bar.close()
     finally:
         src.close()
     if failures:
-        raise ValueError(_failure_message(failures, state.dir))
+        message = _failure_message(failures, state.dir if state.done else None)
+        if not state.done:
+            state.remove()
+        raise ValueError(message)
     state.merge(n_parts, overwrite=overwrite, skipped_path=skipped_path)
     report = _report(state, n_parts, src.n, resumed, skipped_path)
     report.seconds = time.perf_counter() - t0
-    report.images_per_second = labelled_now[0] / max(report.seconds, 1e-9)
+    report.images_per_second = labelled_now / max(report.seconds, 1e-9)
     if not keep_parts:
         state.remove()
+    if report.skipped:
+        warnings.warn(
+            f"Skipped {len(report.skipped)} unreadable image file(s) under "
+            f"{terminal_text(src.label)}:\n{_listing(report.skipped)}\n(listed in "
+            f"{terminal_text(skipped_path)})",
+            UserWarning,
+            stacklevel=2,
+        )
     return report
+
+
+def _label_partitions(
+    labeler, src, state, todo, bounds, skip_bad, scheduler, n_workers, bar, on_partition
+):
+    """Label the partitions ``todo``, here or on Dask; (failed records, images labelled)."""
+    failures, labelled_now = [], 0
+
+    def finished(record):
+        nonlocal labelled_now
+        if "failed" in record:
+            failures.append(record)
+            return
+        state.record(record)
+        labelled_now += record["stop"] - record["start"]
+        bar.update(record["stop"] - record["start"])
+        if on_partition is not None:
+            on_partition(record)
+
+    if scheduler is None:
+        for k in todo:
+            start, stop = bounds(k)
+            finished(
+                label_piece(labeler, src.piece(start, stop), k, start, stop, state.dir, skip_bad)
+            )
+        return failures, labelled_now
+    try:
+        from ._cluster import label_on_cluster
+    except ImportError as exc:
+        raise ImportError(
+            "labelling on a Dask cluster needs dask and distributed: pip install "
+            "skdcsae[distributed]"
+        ) from exc
+    pieces = [(k, *bounds(k), src.piece(*bounds(k))) for k in todo]
+    label_on_cluster(labeler, pieces, state.dir, skip_bad, scheduler, n_workers, finished)
+    return failures, labelled_now
+
+
+def _same_label(true, given: str) -> bool:
+    """``1``, ``"1"`` and ``1.0`` name the same class; other labels compare as text."""
+    if str(true) == given:
+        return True
+    try:
+        return float(true) == float(given)
+    except (TypeError, ValueError):
+        return False
 
 
 def _report(state, n_parts, n_images, resumed, skipped_path) -> LabellingReport:
     records = [state.done[k] for k in range(n_parts)]
     counts: Counter = Counter()
+    confusion: Counter = Counter()
     for record in records:
         counts.update(record["counts"])
+        for true, given, n in record.get("confusion") or ():
+            confusion[true, given] += n
     n_labelled = sum(r["rows"] for r in records)
     skipped = [tuple(row) for r in records for row in r["skipped"]]
-    correct = [r["correct"] for r in records]
+    known = all(r.get("confusion") is not None for r in records)
     accuracy = None
-    if n_labelled and all(c is not None for c in correct):
-        accuracy = sum(correct) / n_labelled
+    if n_labelled and known:
+        correct = sum(n for (true, given), n in confusion.items() if _same_label(true, given))
+        accuracy = correct / n_labelled
     return LabellingReport(
         out=state.out,
         n_images=n_images,
@@ -384,4 +447,5 @@ def _report(state, n_parts, n_images, resumed, skipped_path) -> LabellingReport:
         n_partitions=n_parts,
         partitions_resumed=resumed,
         accuracy=accuracy,
+        confusion=dict(confusion) if known else None,
     )
