@@ -53,9 +53,9 @@ class TorchThreads(WorkerPlugin):
     --------
     >>> from distributed import Client, LocalCluster
     >>> from skdcsae.recipient import TorchThreads
-    >>> with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    >>> with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
     ...                   dashboard_address=None) as cluster, Client(cluster) as client:
-    ...     _ = client.register_plugin(TorchThreads(1, tune_malloc=False))
+    ...     _ = client.register_plugin(TorchThreads(1))
     ...     print(list(client.run(lambda: __import__("torch").get_num_threads()).values()))
     [1]
     """

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from skdcsae import RecipientLabeler
 from skdcsae._cli import main
@@ -277,28 +276,6 @@ def test_core_imports_and_labels_without_dask(setup, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     assert "pip install skdcsae[distributed]" in proc.stdout.decode()
-
-
-def test_docstring_examples_of_the_scale_api(tmp_path, monkeypatch):
-    """skdcsae.recipient's own public names (not in skdcsae.__all__, so not in test_doctests)."""
-    import doctest
-
-    import skdcsae.recipient as recipient
-
-    monkeypatch.chdir(tmp_path)
-    names = ["label_archive", "LabellingReport"]
-    if __import__("importlib").util.find_spec("distributed") is not None:
-        names.append("TorchThreads")
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    threads = torch.get_num_threads()  # TorchThreads' example runs a worker in this process
-    try:
-        for name in names:
-            for test in doctest.DocTestFinder().find(getattr(recipient, name), name):
-                result = runner.run(test)
-                assert result.failed == 0, name
-    finally:
-        torch.set_num_threads(threads)
-    assert runner.summarize(verbose=False).attempted >= 10
 
 
 def test_bad_arguments_are_refused_before_labelling(setup, tmp_path, capsys):
