@@ -275,17 +275,20 @@ def cmd_run(args) -> None:
             run({**common, "mode": "cluster", "workers": 2})
     partition = args.partition or choose_partition(read_rows(args.results))
     print("partition size:", partition, flush=True)
-    for n in args.sizes:
-        images = str(make_images(data, n))
-        common = {"phase": "scale", "N": n, "images": images, "partition": partition}
-        run({**common, "mode": "raw", "block": partition})
-        run({**common, "mode": "stream"})
-        run({**common, "mode": "cluster", "workers": 1})
-        run({**common, "mode": "cluster", "workers": 2})
-        if n == min(args.sizes):  # what the allocator settings are worth
-            run({**common, "mode": "raw", "block": partition, "malloc": "default"})
-            run({**common, "mode": "stream", "malloc": "default"})
-            run({**common, "mode": "cluster", "workers": 1, "malloc": "default"})
+    for rep in range(1, args.reps + 1):  # a repetition runs every size again, in order
+        for n in args.sizes:
+            images = str(make_images(data, n))
+            common = {"phase": "scale", "N": n, "images": images, "partition": partition}
+            if rep > 1:
+                common["rep"] = rep
+            run({**common, "mode": "raw", "block": partition})
+            run({**common, "mode": "stream"})
+            run({**common, "mode": "cluster", "workers": 1})
+            run({**common, "mode": "cluster", "workers": 2})
+            if n == min(args.sizes) and rep == 1:  # what the allocator settings are worth
+                run({**common, "mode": "raw", "block": partition, "malloc": "default"})
+                run({**common, "mode": "stream", "malloc": "default"})
+                run({**common, "mode": "cluster", "workers": 1, "malloc": "default"})
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -359,44 +362,54 @@ def cmd_report(args) -> None:
         "",
         "## Throughput and peak memory",
         "",
-        "| N | mode | malloc | images/s | / raw | peak RSS per process (MiB) | CPU / wall "
-        "per process | load |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| N | run | mode | malloc | images/s | / raw | peak RSS per process (MiB) | CPU / "
+        "wall per process | load |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    raw = {(r["N"], r.get("malloc", "tuned")): r["img_per_s"] for r in scale if r["mode"] == "raw"}
+
+    def rep(r):
+        return r.get("rep") or 1
+
+    raw = {
+        (r["N"], r.get("malloc", "tuned"), rep(r)): r["img_per_s"]
+        for r in scale
+        if r["mode"] == "raw"
+    }
     order = {"raw": 0, "stream": 1, "cluster": 2}
     for r in sorted(
         scale,
         key=lambda r: (
             r["N"],
+            rep(r),
             r.get("malloc", "tuned") != "tuned",
             order[r["mode"]],
             r.get("workers") or 0,
         ),
     ):
-        base = raw.get((r["N"], r.get("malloc", "tuned")))
+        base = raw.get((r["N"], r.get("malloc", "tuned"), rep(r)))
         ratio = f"{r['img_per_s'] / base:.2f}" if base else ""
         rss = ", ".join(f"{v:.0f}" for v in r["peak_rss_mib"])
         cpu = ", ".join(f"{v / r['seconds']:.2f}" for v in r.get("cpu_seconds", []))
         md.append(
-            f"| {r['N']:,} | {_mode(r)} | {_malloc_name(r)} | {r['img_per_s']:,.0f} | {ratio} | "
+            f"| {r['N']:,} | {rep(r)} | {_mode(r)} | {_malloc_name(r)} | "
+            f"{r['img_per_s']:,.0f} | {ratio} | "
             f"{rss} | {cpu} | "
             f"{r['load_before'][0]:.1f} / {r['load_after'][0]:.1f} |"
         )
     md += [
         "",
         "Cluster rows list the client's peak RSS first, then each worker's. `/ raw` divides by "
-        "the raw encoding row of the same N and malloc setting. `CPU / wall`: the CPU time each "
-        "process used during the measurement over its wall time, client first (1.00 = a whole "
+        "the raw encoding row of the same N, run and malloc setting. `CPU / wall`: the CPU time "
+        "each process used during the measurement over its wall time, client first (1.00 = a whole "
         "core; rows without it ran before it was recorded): below 1 the process waited, for "
         "the other jobs on the machine or for work.",
         "",
     ]
     tuned = [r for r in scale if r.get("malloc", "tuned") == "tuned"]
-    one = {r["N"]: r["img_per_s"] for r in tuned if r.get("workers") == 1}
-    two = {r["N"]: r["img_per_s"] for r in tuned if r.get("workers") == 2}
-    for n in sorted(set(one) & set(two)):
-        md.append(f"- N = {n:,}: 2 workers / 1 worker = {two[n] / one[n]:.2f}")
+    one = {(r["N"], rep(r)): r["img_per_s"] for r in tuned if r.get("workers") == 1}
+    two = {(r["N"], rep(r)): r["img_per_s"] for r in tuned if r.get("workers") == 2}
+    for n, k in sorted(set(one) & set(two)):
+        md.append(f"- N = {n:,}, run {k}: 2 workers / 1 worker = {two[n, k] / one[n, k]:.2f}")
     md += estimate(sweep, scale)
     args.results.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("wrote", args.results.with_suffix(".md"))
@@ -410,8 +423,14 @@ def estimate(sweep, scale, n_images=100_000_000, n_workers=100) -> list[str]:
     one, raw, stream = rows.get(("cluster", 1)), rows.get(("raw", None)), rows.get(("stream", None))
     if not (one and raw and stream and "cpu_seconds" in one):
         return []
-    # the worker's CPU seconds per image: what an image costs when the core is not shared
-    per_image = one["cpu_seconds"][1] / one["N"]
+    # the worker's CPU seconds per image (mean over the runs): what an image costs when the
+    # core is not shared
+    costs = [
+        r["cpu_seconds"][1] / r["N"]
+        for r in scale
+        if r["N"] == big and r.get("workers") == 1 and "cpu_seconds" in r
+    ]
+    per_image = sum(costs) / len(costs)
     rate = 1 / per_image
     partition = one["partition"]
     tasks = -(-n_images // partition)
@@ -425,9 +444,10 @@ def estimate(sweep, scale, n_images=100_000_000, n_workers=100) -> list[str]:
         "",
         f"## Estimate: {n_images / 1e6:.0f}M images on {n_workers} workers",
         "",
-        f"- Per-image cost, from the 1-worker run at N = {big:,}: {per_image * 1e6:.0f} us of "
-        f"the worker's CPU time per image ({rate:,.0f} images/s on a core of its own; the run "
-        f"got {one['cpu_seconds'][1] / one['seconds']:.2f} of a core).",
+        f"- Per-image cost, from the 1-worker runs at N = {big:,}: {per_image * 1e6:.0f} us of "
+        f"the worker's CPU time per image (runs: "
+        f"{', '.join(f'{c * 1e6:.0f}' for c in costs)} us), i.e. {rate:,.0f} images/s on a "
+        "core of its own.",
         f"- Compute: {n_images:,} x {per_image * 1e6:.0f} us / {n_workers} workers = "
         f"{compute / 60:.0f} min, if every worker has its core.",
         f"- Scheduler: {tasks:,} partitions of {partition:,} images, each {task_seconds:.1f} s "
@@ -465,6 +485,7 @@ def main(argv=None) -> None:
         "--partitions", type=lambda s: [int(v) for v in s.split(",")], default=[1024, 4096, 16384]
     )
     run.add_argument("--partition", type=int, default=None, help="skip the choice")
+    run.add_argument("--reps", type=int, default=2, help="repetitions of the scale rows")
     rep = sub.add_parser("report")
     rep.add_argument("--results", type=Path, default=RESULTS / "scale.jsonl")
     child = sub.add_parser("child")
