@@ -296,7 +296,7 @@ def test_cli_donor_with_dp_prints_the_guarantee(digits, tmp_path):
     )  # fmt: skip  (not --quiet: the guarantee is an information line)
     assert "differentially private per donor image" in out.stdout
     shown = run_cli("inspect", kit).stdout
-    assert "encoder training DP-SGD" in shown and "norm group" in shown
+    assert "trained with DP-SGD" in shown and "norm group" in shown
     refused = run_cli("donor", npz, "--out", tmp_path / "k2.joblib", "--dp", check=False)
     assert refused.returncode == 2 and "--target-epsilon" in refused.stderr
 
