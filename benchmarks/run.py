@@ -485,16 +485,13 @@ def labeller(mode: str, workdir: Path):
     est = DCSAETransformer(**PAPER, **LIGHT, max_epochs=1, device="cpu", random_state=0)
     feats = est.fit_transform(Xd, yd)
     if mode == "transform":
-        from skdcsae import _base
+        try:
+            from skdcsae._inference import INFERENCE_BATCH as batch
+        except ImportError:  # skdcsae before the 0.4 layout
+            from skdcsae._base import _INFERENCE_BATCH as batch
 
         svc = SVC().fit(feats, yd)
-        return (
-            est.transform,
-            lambda X: svc.predict(est.transform(X)),
-            est,
-            svc,
-            _base._INFERENCE_BATCH,
-        )
+        return (est.transform, lambda X: svc.predict(est.transform(X)), est, svc, batch)
     from skdcsae import RecipientLabeler
 
     path = Path(workdir) / "donor_kit.joblib"

@@ -144,7 +144,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         ``max_epochs`` epochs, as the paper.
     lr_schedule : {"cosine", "constant"}, default="cosine"
         ``"cosine"`` decays the learning rate from ``lr`` to 0 over all the training steps
-        (per batch); ``"constant"`` keeps ``lr`` (the paper).
+        (per batch); ``"constant"`` keeps ``lr`` (the paper). With ``dp=True`` the rate stays
+        constant (Opacus' optimizer takes no torch scheduler).
     augment : bool or dict, default=True
         Jitter every training image on the fly with a small random affine (rotation up to
         10 degrees, shift up to 7%% of the side, scale up to 5%%, bilinear, border padding;
@@ -273,6 +274,10 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         if self._dp_settings is not None:
             kwargs.update({k: v for k, v in self._dp_settings.items() if k != "library"})
         return kwargs
+
+    def _schedule_callbacks(self, total_steps: int) -> list:
+        # Opacus' DPOptimizer wraps the optimizer without torch's scheduler hooks
+        return [] if self.dp else super()._schedule_callbacks(total_steps)
 
     def _training_net_class(self):
         if self._dp_settings is None:

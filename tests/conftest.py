@@ -13,8 +13,12 @@ SHARED_DATA = Path(os.environ.get("SKDCSAE_SHARED_DATA", REPO_ROOT.parent / "sha
 
 # Small networks so that the suite stays fast on two CPU cores.
 # n_components=2 (the paper's latent size) keeps the shapes these tests were written for.
+# Few steps (min_steps=0): the defaults' augmentation and cosine decay need the 1500 steps
+# they run for, so the fast settings switch them off (tests/test_training_defaults.py tests them).
 FAST_MLP = {
     "n_components": 2,
+    "augment": False,
+    "lr_schedule": "constant",
     "dense_sizes": (16,),
     "max_epochs": 3,
     "min_steps": 0,
@@ -23,6 +27,8 @@ FAST_MLP = {
 }
 FAST_CONV = {
     "n_components": 2,
+    "augment": False,
+    "lr_schedule": "constant",
     "conv_channels": (8, 4),
     "dense_sizes": (32,),
     "max_epochs": 3,

@@ -255,7 +255,15 @@ def test_an_ensemble_averages_its_members(ensemble):
     images = X[rest]
     mean = (one.decision_function(images) + two.decision_function(images)) / 2
     np.testing.assert_allclose(labeler.decision_function(images), mean, rtol=1e-6, atol=1e-9)
-    np.testing.assert_array_equal(labeler.predict(images), labeler.classes_[(mean > 0) * 1])
+    # the default (calibrated) classifiers vote with their averaged probabilities
+    mean_proba = (one.predict_proba(images) + two.predict_proba(images)) / 2
+    np.testing.assert_allclose(labeler.predict_proba(images), mean_proba, rtol=1e-6)
+    np.testing.assert_array_equal(
+        labeler.predict(images), labeler.classes_[mean_proba.argmax(axis=1)]
+    )
+    plain = RecipientLabeler(both, classifier=SVC(), device="cpu").fit()  # no probabilities
+    plain_mean = plain.decision_function(images)
+    np.testing.assert_array_equal(plain.predict(images), plain.classes_[(plain_mean > 0) * 1])
     np.testing.assert_allclose(
         labeler.transform(images), np.hstack([one.transform(images), two.transform(images)])
     )

@@ -122,6 +122,8 @@ def run(args) -> None:
         labelled=args.labelled,
     )
     X = data.X
+    if len(X) == 0:
+        raise ValueError(f"there are no images to label in {terminal_text(args.data)}")
     params = {"range_tolerance": None} if args.no_range_check else {}
     labeler = RecipientLabeler(
         kit=kit, device=args.device, batch_size=args.batch_size, key=key, **params

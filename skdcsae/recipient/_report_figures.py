@@ -53,8 +53,11 @@ def latent_space(result, kit) -> bytes:
     """The recipient's latent features per head, flagged images ringed, donor rows as crosses."""
     from .._plotting import _to_2d
 
-    features, donor = result.features, np.asarray(kit.features)
-    k, d = kit.n_heads, kit.latent_dim
+    member = kit.members[0]  # an ensemble's members sit side by side: show the first
+    donor = np.asarray(member.features)
+    donor_labels = np.asarray(kit.classes)[member.label_index]
+    features = result.features[:, : donor.shape[1]]
+    k, d = int(member.encoder_config["n_heads"]), member.latent_dim
     if kit.feature_mode == "means" and k > 1 and features.shape[1] == k * d:
         blocks = [
             (features[:, h * d : (h + 1) * d], donor[:, h * d : (h + 1) * d], f"head {h}")
@@ -77,7 +80,7 @@ def latent_space(result, kit) -> bytes:
         flagged = coords[result.needs_review]
         ax.scatter(flagged[:, 0], flagged[:, 1], s=22, facecolors="none", edgecolors="k", lw=0.6)
         for j, c in enumerate(result.classes):
-            rows = donor_coords[np.asarray(kit.labels) == c]
+            rows = donor_coords[donor_labels == c]
             ax.scatter(rows[:, 0], rows[:, 1], marker="x", s=26, lw=1.2, color=f"C{j % 10}")
         ax.set_xlabel(axis_labels[0])
         ax.set_ylabel(axis_labels[1])

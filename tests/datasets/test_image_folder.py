@@ -261,7 +261,7 @@ def test_no_images_and_not_a_folder(tmp_path):
 def test_missing_pillow_message(tmp_path, monkeypatch):
     _png(tmp_path / "a.png", _ramp())
     monkeypatch.setitem(sys.modules, "PIL", None)
-    with pytest.raises(ImportError, match=r"pip install skdcsae\[images\]"):
+    with pytest.raises(ImportError, match=r"needs Pillow.*pip install pillow"):
         load_image_folder(tmp_path)
 
 
@@ -269,5 +269,7 @@ def test_missing_pydicom_message(tmp_path, monkeypatch):
     _dicom(tmp_path / "a.dcm", _ramp(8, 8, np.uint16))
     monkeypatch.setitem(sys.modules, "pydicom", None)
     monkeypatch.setitem(sys.modules, "pydicom.pixels", None)
-    with pytest.raises(ImportError, match=r"pydicom.*pip install skdcsae\[images\]"):
+    with pytest.raises(
+        ImportError, match=r"pydicom >= 3.*pip install \"pydicom>=3\".*\.\[images\]"
+    ):
         load_image_folder(tmp_path)

@@ -10,6 +10,7 @@ from sklearn.metrics import brier_score_loss
 from sklearn.svm import SVC, LinearSVC
 
 from skdcsae import DCSAETransformer, RecipientLabeler
+from skdcsae.kit import ReleaseSettings
 from skdcsae.recipient import (
     accuracy_at_coverage,
     expected_calibration_error,
@@ -104,7 +105,9 @@ def tabular_kit(tmp_path_factory):
         X[donor], y[donor]
     )
     path = tmp_path_factory.mktemp("tab") / "kit.joblib"
-    est.export_donor_kit(path, X[donor], y[donor])
+    # one row per donor image: the calibration is fitted on the rows the SVC learns from
+    # (benchmarks/calibration.py measures the default synthetic release)
+    est.export_donor_kit(path, X[donor], y[donor], release="per_image")
     return path, X[rest], y[rest]
 
 
@@ -151,10 +154,17 @@ def test_prototype_weights_reach_the_svc_and_the_calibration(digits_kit, tmp_pat
         random_state=0,
     ).fit(X[donor], y[donor])
     proto = tmp_path / "proto.joblib"
-    est.export_donor_kit(proto, X[donor], y[donor], release="prototypes", n_prototypes=3)
+    est.export_donor_kit(
+        proto, X[donor], y[donor], release=ReleaseSettings("prototypes", n_prototypes=3)
+    )
     labeler = RecipientLabeler(proto, device="cpu").fit()
     weights = labeler.kit_.feature_weights
-    assert labeler.kit_.n_donor <= 6 and weights.sum() == len(donor) and np.any(weights > 1)
+    assert (
+        labeler.kit_.n_rows <= 6
+        and labeler.kit_.n_donor == len(donor)
+        and weights.sum() == len(donor)
+        and np.any(weights > 1)
+    )
     by_hand = default_classifier(labeler.kit_.labels).fit(
         labeler.kit_.features, labeler.kit_.labels, sample_weight=weights
     )
@@ -184,7 +194,7 @@ def test_a_kit_with_a_single_row_class_falls_back_to_a_plain_svc(tmp_path):
     path = tmp_path / "kit.joblib"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the donor side may warn about the tiny class
-        est.export_donor_kit(path, X, y)
+        est.export_donor_kit(path, X, y, release="per_image")
     with pytest.warns(UserWarning, match="1 feature row"):
         labeler = RecipientLabeler(path, device="cpu").fit()
     assert type(labeler.classifier_) is SVC and not hasattr(labeler, "predict_proba")

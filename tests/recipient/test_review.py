@@ -20,7 +20,9 @@ def test_label_agrees_with_predict_and_encodes_once(fitted, monkeypatch):
     labeler, X, _ = fitted
     calls = []
     encode = labeler._encode
-    monkeypatch.setattr(labeler, "_encode", lambda rows: calls.append(len(rows)) or encode(rows))
+    monkeypatch.setattr(
+        labeler, "_encode", lambda rows, *a: calls.append(len(rows)) or encode(rows, *a)
+    )
     result = labeler.label(X, review_fraction=0.1)
     assert calls == [len(X)]  # every image encoded exactly once
     monkeypatch.undo()

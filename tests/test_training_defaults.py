@@ -1,0 +1,117 @@
+"""The training defaults: augmentation, the cosine schedule, the step floor, "auto" nets."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from skdcsae import PAPER_PARAMS, DCSAETransformer
+from skdcsae._nn._augment import DEFAULT_AUGMENTATION, check_augmentation, random_affine
+from skdcsae._nn._modules import auto_architecture
+
+from .kit_helpers import digits_images
+
+TINY = {"n_components": 2, "batch_size": 16, "device": "cpu", "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = digits_images()
+    return X[:64].astype(np.float32), y[:64]
+
+
+# --- random_affine ------------------------------------------------------------------------------
+def test_zero_augmentation_is_the_identity():
+    x = torch.rand(5, 1, 12, 10)
+    zero = {"rotation": 0.0, "shift": 0.0, "scale": 0.0}
+    torch.testing.assert_close(random_affine(x, torch.Generator().manual_seed(0), zero), x)
+
+
+def test_affine_is_seeded_per_image_and_keeps_the_shape():
+    x = torch.rand(6, 3, 16, 16)
+    a = random_affine(x, torch.Generator().manual_seed(1), DEFAULT_AUGMENTATION)
+    b = random_affine(x, torch.Generator().manual_seed(1), DEFAULT_AUGMENTATION)
+    c = random_affine(x, torch.Generator().manual_seed(2), DEFAULT_AUGMENTATION)
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    same = random_affine(
+        x[:1].expand(6, -1, -1, -1), torch.Generator().manual_seed(1), DEFAULT_AUGMENTATION
+    )
+    assert not torch.allclose(same[0], same[1])  # each image gets its own draw
+
+
+def test_a_shift_moves_a_spot_by_the_asked_fraction():
+    x = torch.zeros(1, 1, 20, 20)
+    x[0, 0, 10, 10] = 1.0
+    settings = {"rotation": 0.0, "shift": 0.25, "scale": 0.0}
+    g = torch.Generator().manual_seed(0)
+    u = torch.rand(1, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    out = random_affine(x, g, settings)[0, 0]
+    row, col = np.unravel_index(int(out.argmax()), out.shape)
+    # the sampling grid moves by +shift, so the content moves by -shift (in pixels: * side)
+    assert col == pytest.approx(10 - float(u[0, 2]) * 0.25 * 20, abs=1)
+    assert row == pytest.approx(10 - float(u[0, 3]) * 0.25 * 20, abs=1)
+
+
+@pytest.mark.parametrize(
+    ("augment", "message"),
+    [({"flip": 1}, "unknown keys"), ({"rotation": 200}, "rotation"), ({"shift": -0.1}, "shift")],
+)
+def test_bad_augmentation_settings_are_refused(augment, message):
+    with pytest.raises(ValueError, match=message):
+        check_augmentation(augment)
+    assert check_augmentation(False) is None
+    assert check_augmentation({"rotation": 5})["rotation"] == 5.0
+
+
+# --- in a fit -----------------------------------------------------------------------------------
+def test_augmentation_changes_training_and_is_seeded(digits):
+    X, y = digits
+    params = {**TINY, "conv_channels": (4,), "dense_sizes": (16,), "max_epochs": 2, "min_steps": 0,
+              "lr_schedule": "constant"}  # fmt: skip
+    a = DCSAETransformer(**params).fit(X, y).transform(X)
+    b = DCSAETransformer(**params).fit(X, y).transform(X)
+    plain = DCSAETransformer(**params, augment=False).fit(X, y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, plain)
+
+
+def test_min_steps_is_a_floor_and_cosine_ends_at_zero(digits):
+    X, y = digits
+    est = DCSAETransformer(
+        **TINY, conv_channels=(4,), dense_sizes=(16,), max_epochs=1, min_steps=20, augment=False,
+        early_stopping=False,
+    ).fit(X, y)  # fmt: skip
+    steps_per_epoch = math.ceil(len(X) / 16)
+    assert len(est.history_) == math.ceil(20 / steps_per_epoch)
+    lr = est.net_.optimizer_.param_groups[0]["lr"]
+    assert lr == pytest.approx(0.0, abs=1e-6 * est.lr)
+    constant = DCSAETransformer(
+        **TINY, conv_channels=(4,), dense_sizes=(16,), max_epochs=1, min_steps=20, augment=False,
+        early_stopping=False, lr_schedule="constant",
+    ).fit(X, y)  # fmt: skip
+    assert constant.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(constant.lr)
+    more_epochs = DCSAETransformer(
+        **TINY, conv_channels=(4,), dense_sizes=(16,), max_epochs=7, min_steps=4, augment=False,
+        early_stopping=False,
+    ).fit(X, y)  # fmt: skip
+    assert len(more_epochs.history_) == 7  # max_epochs wins when it gives more steps
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((1, 28, 28), ((32, 16), (256,))), ((1, 64, 64), ((32, 64, 16), (256,))),
+     ((3, 224, 224), ((32, 64, 128, 128, 16), (256,))), ((1, 8, 8), ((16,), (256,))),
+     ((12,), ((), (256,)))],
+)  # fmt: skip
+def test_auto_architecture_halves_to_about_seven_pixels(shape, expected):
+    assert auto_architecture(shape) == expected
+
+
+def test_auto_is_resolved_at_fit_and_the_paper_is_one_parameter_away(digits):
+    X, y = digits
+    est = DCSAETransformer(**TINY, max_epochs=1, min_steps=0, augment=False).fit(X, y)
+    assert est.conv_channels == "auto" and est.net_.module_.config["conv_channels"] == [16]
+    paper = DCSAETransformer(**PAPER_PARAMS)
+    assert paper.min_steps == 0 and paper.augment is False and paper.lr_schedule == "constant"
+    assert paper.rho is not None and paper.conv_channels != "auto"
