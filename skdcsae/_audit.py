@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_sco
 from sklearn.utils.validation import column_or_1d
 
 from .recipient import RecipientLabeler
+from .recipient._calibration import default_classifier
 
 __all__ = ["LeakageAudit", "audit_donor_kit"]
 
@@ -305,6 +306,9 @@ def _per_image_accuracy(labeler, member_features, y_members, eval_features, y_ev
         raise ValueError(
             f"y_members has {len(y_members)} labels for {len(member_features)} member images."
         )
-    classifier = clone(labeler.classifier_)
+    if labeler.classifier is None:  # the default's folds depend on the rows: built for these
+        classifier = default_classifier(y_members, random_state=labeler.random_state)
+    else:
+        classifier = clone(labeler.classifier)
     classifier.fit(member_features, y_members)
     return float(accuracy_score(y_eval, classifier.predict(eval_features)))

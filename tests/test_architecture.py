@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 import skdcsae
+import skdcsae.baselines
+import skdcsae.datasets
+import skdcsae.kit
+import skdcsae.recipient
 
 PACKAGE = Path(skdcsae.__file__).resolve().parent
 MAX_LINES = 500

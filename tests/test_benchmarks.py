@@ -37,8 +37,8 @@ def test_accuracy_is_resumable_and_report_writes(bench, data_dir, tmp_path, caps
     results = tmp_path / "acc.jsonl"
     argv = [
         "accuracy", "--results", str(results), "--data-dir", str(data_dir),
-        "--sizes", "3", "--seeds", "0", "--epochs", "1", "--resnet-epochs", "1",
-        "--workers", "1",
+        "--sizes", "10", "--seeds", "0", "--epochs", "1", "--resnet-epochs", "1",
+        "--min-steps", "0", "--workers", "1",
     ]  # fmt: skip
     bench.main(argv)
     rows = bench.read_rows(results)
@@ -49,7 +49,7 @@ def test_accuracy_is_resumable_and_report_writes(bench, data_dir, tmp_path, caps
     for r in rows:
         assert 0 <= r["accuracy"] <= 1 and 0 <= r["roc_auc"] <= 1
     a_rows = [r for r in rows if r["recipient"] == "A"]
-    assert all(r["n_recipient"] == 24 - 2 * 3 for r in a_rows)
+    assert all(r["n_recipient"] == 24 - 2 * 10 for r in a_rows)
     capsys.readouterr()
     bench.main(argv)  # second run: everything is there, nothing is refitted
     assert "0 fits to run" in capsys.readouterr().out
@@ -60,7 +60,8 @@ def test_accuracy_is_resumable_and_report_writes(bench, data_dir, tmp_path, caps
     bench.main(["report", "--results", str(results), "--speed-results",
                 str(tmp_path / "none.jsonl"), "--out-dir", str(tmp_path)])  # fmt: skip
     text = (tmp_path / "accuracy.md").read_text()
-    assert "DC-SAE (means)" in text and "Commit" in text and "torch" in text
+    assert "DC-SAE (means)" in text and "DC-SAE (defaults, kit)" in text
+    assert "Commit" in text and "torch" in text
     assert (tmp_path / "figure3.png").stat().st_size > 0
 
 
