@@ -65,6 +65,36 @@ def labels_file(root: Path, labels, labelled):
     return csv_path
 
 
+def folder_targets(files, labelled, shown: str):
+    """The class of each file from its subfolder, or None: the folder layout rule.
+
+    ``labelled=None`` decides from the layout: every image in a subfolder means labelled,
+    every image directly inside means unlabelled, and a mix is refused.
+
+    Raises
+    ------
+    ValueError
+        If the layout is mixed and ``labelled`` is None, or ``labelled`` is True and some
+        images are directly inside the folder.
+    """
+    top_level = [f for f in files if "/" not in f]
+    if labelled is None:
+        if top_level and len(top_level) < len(files):
+            raise ValueError(
+                f"{shown} has images both directly inside it ({len(top_level)}) and in "
+                f"subfolders ({len(files) - len(top_level)}). Pass labelled=True (one "
+                "subfolder per class), labelled=False (no labels, read everything), or "
+                f"put a {LABELS_FILENAME} file in the folder."
+            )
+        labelled = not top_level
+    if labelled and top_level:
+        raise ValueError(
+            f"labelled=True needs every image in a class subfolder of {shown}, but "
+            f"these are directly inside it:\n{listing(top_level)}"
+        )
+    return [f.split("/", 1)[0] for f in files] if labelled else None
+
+
 def describe_error(exc: BaseException) -> str:
     message = " ".join(str(exc).split())
     if isinstance(exc, ImageRefused):

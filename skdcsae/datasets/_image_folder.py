@@ -22,13 +22,14 @@ from ._folder import (
     EXTENSIONS,
     MAX_LISTED,
     describe_error,
+    folder_targets,
     labels_file,
     listing,
     report,
     scan,
     sizes,
 )
-from ._labels_csv import LABELS_FILENAME, read_labels_csv
+from ._labels_csv import read_labels_csv
 from ._read import read_file
 
 __all__ = ["load_image_folder"]
@@ -312,22 +313,8 @@ def load_image_folder(
                 f"No image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff, .dcm, .dicom) under "
                 f"{shown_root}."
             )
-        top_level = [f for f in files if "/" not in f]
-        if labelled is None:
-            if top_level and len(top_level) < len(files):
-                raise ValueError(
-                    f"{shown_root} has images both directly inside it ({len(top_level)}) and "
-                    f"in subfolders ({len(files) - len(top_level)}). Pass labelled=True (one "
-                    "subfolder per class), labelled=False (no labels, read everything), or "
-                    f"put a {LABELS_FILENAME} file in the folder."
-                )
-            labelled = not top_level
-        if labelled and top_level:
-            raise ValueError(
-                f"labelled=True needs every image in a class subfolder of {shown_root}, but "
-                f"these are directly inside it:\n{listing(top_level)}"
-            )
-        file_labels = [f.split("/", 1)[0] for f in files] if labelled else None
+        file_labels = folder_targets(files, labelled, shown_root)
+        labelled = file_labels is not None
     for items, what in (
         (ignored, "file(s) that are not images of a supported type"),
         (folder_links, "symbolic link(s) to folders, which are not followed"),

@@ -32,9 +32,9 @@ class FolderSource(_Source):
     def __init__(
         self, root, *, image_size, color, labelled=None, max_pixels=None, max_file_bytes=None
     ):
-        from ..datasets._folder import EXTENSIONS, labels_file, listing, scan
+        from ..datasets._folder import EXTENSIONS, folder_targets, labels_file, listing, scan
         from ..datasets._image_folder import MAX_FILE_BYTES, MAX_PIXELS
-        from ..datasets._labels_csv import LABELS_FILENAME, read_labels_csv
+        from ..datasets._labels_csv import read_labels_csv
 
         root = Path(root)
         shown = terminal_text(root)
@@ -47,22 +47,7 @@ class FolderSource(_Source):
         elif not files:
             raise ValueError(f"No image files under {shown}.")
         else:
-            top_level = [f for f in files if "/" not in f]
-            if labelled is None and top_level and len(top_level) < len(files):
-                raise ValueError(
-                    f"{shown} has images both directly inside it ({len(top_level)}) and in "
-                    f"subfolders ({len(files) - len(top_level)}). Pass labelled=True (one "
-                    "subfolder per class), labelled=False (no labels, read everything), or "
-                    f"put a {LABELS_FILENAME} file in the folder."
-                )
-            if labelled is None:
-                labelled = not top_level
-            if labelled and top_level:
-                raise ValueError(
-                    f"labelled=True needs every image in a class subfolder of {shown}, but "
-                    f"these are directly inside it:\n{listing(top_level)}"
-                )
-            targets = [f.split("/", 1)[0] for f in files] if labelled else None
+            targets = folder_targets(files, labelled, shown)
         if ignored:
             warnings.warn(
                 f"Ignored {len(ignored)} file(s) under {shown} that are not images of a "
