@@ -503,8 +503,8 @@ def raw_encode_throughput(est, X: np.ndarray, batch_size: int, svc=None) -> floa
     return len(X) / (time.perf_counter() - start)
 
 
-def labeller(mode: str, workdir: Path):
-    """A fitted labelling path on a 1-epoch light DC-SAE (speed does not depend on weights).
+def labeller(mode: str, workdir: Path, config: str = "previous"):
+    """A fitted labelling path on a 1-epoch DC-SAE (speed does not depend on weights).
 
     Parameters
     ----------
@@ -513,6 +513,9 @@ def labeller(mode: str, workdir: Path):
         ``RecipientLabeler`` on a donor kit exported by the same transformer.
     workdir : Path
         Where the kit file is written.
+    config : {"previous", "defaults"}, default="previous"
+        The light net of the previous defaults (2-d latent), or ``DCSAETransformer()``'s
+        defaults (the "auto" net, 8-d latent).
 
     Returns
     -------
@@ -530,7 +533,8 @@ def labeller(mode: str, workdir: Path):
     from skdcsae import DCSAETransformer
 
     Xd, yd = _synthetic(80)
-    est = DCSAETransformer(**PREVIOUS, **LIGHT, max_epochs=1, device="cpu", random_state=0)
+    params = {**PREVIOUS, **LIGHT} if config == "previous" else {"min_steps": 0}
+    est = DCSAETransformer(**params, max_epochs=1, device="cpu", random_state=0)
     feats = est.fit_transform(Xd, yd)
     if mode == "transform":
         try:
@@ -704,9 +708,10 @@ def cmd_speed(args) -> None:
     tmp = tempfile.TemporaryDirectory()
     modes = args.modes or label_modes()
     Xr, _ = _synthetic(args.label_n, seed=2)
-    for mode in modes:
-        _, predict, est, _, batch = labeller(mode, Path(tmp.name))
+    for mode, config in [(m, c) for c in args.label_configs for m in modes]:
+        _, predict, est, _, batch = labeller(mode, Path(tmp.name), config)
         key = f"label|{mode}|N={args.label_n}|bs={batch}|interleaved|r={args.repeats}"
+        key += "|defaults" if config == "defaults" else ""
         if key in done:
             print("skip", key)
             continue
@@ -724,6 +729,7 @@ def cmd_speed(args) -> None:
             {
                 "bench": "label_throughput",
                 "mode": mode,
+                "config": config,
                 "library": library_info(),
                 "N": args.label_n,
                 "batch_size": batch,
@@ -1005,6 +1011,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["transform", "recipient"],
         default=None,
         help="labelling paths to measure (default: all the library has)",
+    )
+    spd.add_argument(
+        "--label-configs",
+        nargs="+",
+        choices=["defaults", "previous"],
+        default=["defaults", "previous"],
+        help="DC-SAE settings of the labelling paths (the net and latent size)",
     )
     spd.add_argument("--scale-fit-n", type=_ints, default=(20, 60, 180))
     spd.add_argument("--scale-label-n", type=_ints, default=(1000, 5000, 20000))
