@@ -1,9 +1,9 @@
 """Calibrated probabilities and selective labelling on PneumoniaMNIST (issue #16; resumable).
 
-For each donor size ``n`` and seed, one DC-SAE is trained on ``n`` donor images per class with
-exactly the settings of ``run.py``'s accuracy benchmark (imported from there: ``LIGHT``,
-``PAPER`` and the ``accuracy`` subcommand's defaults, so a change there is a change here), and a
-donor kit is exported. The recipient side then runs from the kit, as a hospital would:
+For each donor size ``n`` and seed, one DC-SAE is trained on ``n`` donor images per class as
+shipped (``DCSAETransformer()``, the ``defaults`` rows of ``run.py``'s accuracy benchmark), and
+a donor kit is exported at the default release. The recipient side then runs from the kit, as a
+hospital would:
 
 fit
     Train and export the kit, encode recipient sets A (rest of the train split) and B (test
@@ -57,9 +57,8 @@ DEFAULT_METHOD = "default: RecipientLabeler.label"
 
 
 def dcsae_settings() -> dict:
-    """The DC-SAE parameters of ``run.py``'s accuracy benchmark (one place for both)."""
-    defaults = run.build_parser().parse_args(["accuracy"])
-    return {**run.LIGHT, **run.PAPER, "max_epochs": defaults.epochs, "device": "cpu"}
+    """The DC-SAE parameters: the library's defaults, on the CPU."""
+    return {"device": "cpu"}
 
 
 def unit_dir(cache: Path, dataset: str, n: int, seed: int) -> Path:
@@ -168,7 +167,7 @@ def evaluate_unit(dataset: str, n: int, seed: int, cache: Path, data_dir: Path, 
     from sklearn.base import clone
 
     from skdcsae import RecipientLabeler
-    from skdcsae.recipient._labeler import RecipientLabeler as _RL
+    from skdcsae.recipient._members import fit_member_classifier
 
     folder = unit_dir(cache, dataset, n, seed)
     with np.load(folder / "features.npz") as f:
@@ -177,12 +176,12 @@ def evaluate_unit(dataset: str, n: int, seed: int, cache: Path, data_dir: Path, 
     base = RecipientLabeler(folder / "kit.joblib", device="cpu").fit()
     kit = base.kit_
     rows = []
-    common = {"dataset": dataset, "n": n, "seed": seed, "n_kit_rows": kit.n_donor}
+    common = {"dataset": dataset, "n": n, "seed": seed, "n_kit_rows": kit.n_rows}
     for method, classifier in candidate_methods(kit.labels).items():
         if all((dataset, n, seed, r, method) in done for r in names):
             continue
         clf = clone(classifier)
-        _RL._fit_classifier(clf, kit)
+        fit_member_classifier(clf, kit.members[0], kit.classes)
         for r in names:
             F, y = data[f"F_{r}"], data[f"y_{r}"]
             y_pred = clf.predict(F)
@@ -398,9 +397,9 @@ def cmd_report(args) -> None:
         "then `report` (rows in `calibration.jsonl`, one per n/seed/recipient/method)",
         "- Data: balanced PneumoniaMNIST; donor n images per class from the train split "
         "(`run.donor_indices`), recipient A = the rest of the train split, B = the test split",
-        "- DC-SAE (from `run.py`'s accuracy benchmark): "
-        + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "device")
-        + "; kit exported with the defaults (per-image release)",
+        "- DC-SAE: `DCSAETransformer(random_state=seed)` with the library's defaults"
+        + "".join(f", {k}={v}" for k, v in settings.items() if k != "device")
+        + "; kit exported with the defaults (synthetic release)",
         f"- Seeds: evaluation {', '.join(map(str, args.seeds))} (the donors of `run.py`); "
         f"selection {', '.join(map(str, args.selection_seeds))} (the default calibration was "
         "chosen on these before the evaluation seeds were scored)",
