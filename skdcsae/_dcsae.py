@@ -6,14 +6,16 @@ from numbers import Real
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import _BaseLatentTransformer, _store_params
+from ._classifier import default_classifier
 from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
 from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
 from ._nn import _DCSAENet
+from ._validation import unlabelled_mask
 
 __all__ = ["PAPER_PARAMS", "DCSAETransformer"]
 
@@ -33,6 +35,7 @@ PAPER_PARAMS = {
     "min_steps": 0,
     "lr_schedule": "constant",
     "augment": False,
+    "self_training": None,
     "batch_size": 1,
 }
 
@@ -152,6 +155,14 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         no flips, since laterality matters in medical images), drawn from the seeded
         generator. A dict overrides ``{"rotation": 10.0, "shift": 0.07, "scale": 0.05}``.
         Images only (tabular data is never augmented); ``False`` is the paper's setting.
+    self_training : float or None, default=0.5
+        What rows labelled ``-1`` (unlabelled donor images, scikit-learn's semi-supervised
+        convention) add to the fit. With a float, a first fit on the labelled rows labels them
+        with a calibrated SVC on its features, and the fit is repeated on the labelled rows
+        plus pseudo-labelled ones: of those whose probability is at least this value, the
+        same number per class, the most confident (the fit then costs two trainings). With
+        None they only set the input scaling. A fit without ``-1`` rows is the same either
+        way.
     batch_size : int, default=16
         Mini-batch size. The paper trains with batch size 1, which is slow.
     %(early_stopping)s
@@ -171,6 +182,9 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     %(fitted_attributes)s
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
+    n_pseudo_labelled_ : int
+        Unlabelled rows that joined the training with a pseudo-label (0 without ``-1`` rows
+        or with ``self_training=None``).
     history_ : skorch.history.History
         Per-epoch ``train_loss`` and the loss terms ``train_mse``, ``train_kl``, ``train_rep``.
     privacy_ : dict or None
@@ -216,6 +230,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "rho": [Interval(Real, 0, None, closed="neither"), None],
+        "self_training": [Interval(Real, 0, 1, closed="neither"), None],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
         "feature_mode": [StrOptions({"means", "paper"})],
         "dp": ["boolean"],
@@ -250,6 +265,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         min_steps=1500,
         lr_schedule="cosine",
         augment=True,
+        self_training=0.5,
         batch_size=16,
         early_stopping=False,
         validation_fraction=0.1,
@@ -353,7 +369,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
             Donor images (uint8, float32 or float64) or tabular features.
         y : array-like of shape (n_samples,)
-            Class labels; at least two classes.
+            Class labels; at least two classes. ``-1`` marks an unlabelled image (numeric
+            labels only, scikit-learn's semi-supervised convention): see ``self_training``.
 
         Returns
         -------
@@ -375,23 +392,70 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
             If ``dp=True`` and Opacus is not installed.
         """
         X, y = self._validate_input(X, y, reset=True, require_y=True)
-        check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
+        labelled = ~unlabelled_mask(y)
+        check_classification_targets(y[labelled])
+        self.classes_, y_index = np.unique(y[labelled], return_inverse=True)
         if len(self.classes_) < 2:
+            found = f"1 class ({self.classes_[0]!r})" if len(self.classes_) else "no labels"
+            hint = (
+                " (-1 marks unlabelled rows, scikit-learn's semi-supervised convention; "
+                "recode a class named -1)"
+                if not labelled.all()
+                else ""
+            )
             raise ValueError(
-                f"DCSAETransformer needs labels of at least 2 classes; got 1 class "
-                f"({self.classes_[0]!r}). The DC-SAE learns one latent head per class."
+                f"DCSAETransformer needs labels of at least 2 classes; got {found}{hint}. "
+                "The DC-SAE learns one latent head per class."
             )
         if self.feature_mode == "paper" and len(self.classes_) != 2:
             raise ValueError(
                 f"feature_mode='paper' (the paper's Algorithm 1) is defined for two classes; "
                 f"got {len(self.classes_)}. Use feature_mode='means' for more classes."
             )
-        self._dp_settings = self._check_dp(len(X))
-        self._fit_scaling(X)
-        self._train(X, y_index, n_heads=len(self.classes_))
+        pseudo = self.self_training is not None and not labelled.all()
+        if pseudo and self.dp:
+            raise ValueError(
+                "dp=True trains on the labelled rows only: pass self_training=None to keep "
+                "the -1 rows for the input scaling, or leave them out."
+            )
+        self._dp_settings = self._check_dp(int(labelled.sum()))
+        self._fit_scaling(X)  # every donor image, labelled or not
+        X_train, y_train = X[labelled], y_index
+        self.n_pseudo_labelled_ = 0
+        if pseudo:
+            self._train(X_train, y_train, n_heads=len(self.classes_))
+            keep, guessed = self._pseudo_labels(X_train, y_train, X[~labelled])
+            X_train = np.concatenate([X_train, X[~labelled][keep]])
+            y_train = np.concatenate([y_train, guessed[keep]])
+            self.n_pseudo_labelled_ = int(keep.sum())
+        self._train(X_train, y_train, n_heads=len(self.classes_))
         self.privacy_ = self._privacy_report()
         return self
+
+    def _pseudo_labels(self, X_labelled, y_index, X_unlabelled):
+        """``(keep, y_index)`` of unlabelled rows, from a calibrated SVC on this fit's features.
+
+        Class-balanced: of the rows whose probability reaches ``self_training``, the same
+        number per pseudo-class is kept (the most confident of each), as many as the scarcest
+        class has, so that the first fit's bias towards one class is not trained back in.
+        """
+        classifier = default_classifier(y_index, random_state=self._seed)
+        classifier.fit(self._means(X_labelled), y_index)
+        proba = classifier.predict_proba(self._means(X_unlabelled))
+        guessed = classifier.classes_[proba.argmax(axis=1)]
+        confidence = proba.max(axis=1)
+        confident = confidence >= self.self_training
+        per_class = [np.flatnonzero(confident & (guessed == c)) for c in classifier.classes_]
+        k = min(len(rows) for rows in per_class)
+        keep = np.zeros(len(X_unlabelled), dtype=bool)
+        for rows in per_class:
+            keep[rows[np.argsort(-confidence[rows], kind="stable")[:k]]] = True
+        return keep, guessed
+
+    def _means(self, X: np.ndarray) -> np.ndarray:
+        """Every head's means of validated rows, ``(n, n_heads * n_components)``."""
+        mus, _ = self._encode(X)
+        return mus.reshape(len(X), -1)
 
     def transform(self, X):
         """Encode images into latent features.
@@ -450,6 +514,11 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         self.fit(X, y)
         if self.feature_mode != "paper":
             return self.transform(X)
+        if unlabelled_mask(column_or_1d(y)).any():
+            raise ValueError(
+                "feature_mode='paper' samples each image's true-label head, which an "
+                "unlabelled (-1) row does not have: use fit(X, y) then transform(X[y != -1])."
+            )
         Xv, dtype = self._validate_transform_input(X)
         y_index = np.searchsorted(self.classes_, np.asarray(y).ravel())
         return self._true_head_samples(Xv, y_index).astype(dtype)

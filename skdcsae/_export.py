@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
 
+from ._validation import unlabelled_mask
 from ._version import __version__
 from .kit import DonorKit, KitMember, ReleaseSettings, write_donor_kit
 from .kit._release import DEFAULT_RELEASE_MODE, release_features
@@ -135,6 +136,11 @@ class _DonorKitExportMixin:
         check_consistent_length(X, y)
         classes = self.classes_
         known = np.isin(y, classes)
+        if np.any(unlabelled_mask(y)):
+            raise ValueError(
+                "export_donor_kit releases features of labelled images only, and y marks some "
+                "as unlabelled (-1): pass X[y != -1] and y[y != -1]."
+            )
         if not np.all(known):
             raise ValueError(
                 f"y has labels the transformer was not fitted on: {np.unique(y[~known])!r} "

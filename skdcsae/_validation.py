@@ -8,7 +8,10 @@ import numbers
 import numpy as np
 from scipy import sparse
 
-__all__ = ["check_image_shape", "flatten_images", "output_dtype"]
+__all__ = ["check_image_shape", "flatten_images", "output_dtype", "unlabelled_mask"]
+
+#: scikit-learn's mark of an unlabelled row (``LabelSpreading``, ``SelfTrainingClassifier``).
+UNLABELLED = -1
 
 
 def check_image_shape(image_shape) -> tuple[int, int, int] | None:
@@ -57,3 +60,11 @@ def output_dtype(X) -> np.dtype:
     if dtype is not None and np.dtype(dtype) == np.float32:
         return np.dtype(np.float32)
     return np.dtype(np.float64)
+
+
+def unlabelled_mask(y) -> np.ndarray:
+    """True where a numeric label is ``-1`` (unlabelled); all False for other labels."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf":
+        return y == UNLABELLED
+    return np.zeros(len(y), dtype=bool)

@@ -115,3 +115,59 @@ def test_auto_is_resolved_at_fit_and_the_paper_is_one_parameter_away(digits):
     paper = DCSAETransformer(**PAPER_PARAMS)
     assert paper.min_steps == 0 and paper.augment is False and paper.lr_schedule == "constant"
     assert paper.rho is not None and paper.conv_channels != "auto"
+
+
+# --- unlabelled rows (y == -1) ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def semi():
+    X, y = digits_images()
+    y_semi = y.copy()
+    y_semi[40:] = -1  # 40 labelled images, the rest unlabelled
+    return X.astype(np.float32), y, y_semi
+
+
+SEMI = {**TINY, "conv_channels": (4,), "dense_sizes": (16,), "max_epochs": 10, "min_steps": 0,
+        "augment": False, "lr_schedule": "constant"}  # fmt: skip
+
+
+def test_unlabelled_rows_are_pseudo_labelled_when_confident(semi):
+    X, y, y_semi = semi
+    est = DCSAETransformer(**SEMI, self_training=0.6).fit(X, y_semi)
+    np.testing.assert_array_equal(est.classes_, [0, 1])  # -1 is not a class
+    assert 0 < est.n_pseudo_labelled_ <= np.sum(y_semi == -1)
+    assert est.n_pseudo_labelled_ % 2 == 0  # as many per class
+    again = DCSAETransformer(**SEMI, self_training=0.6).fit(X, y_semi)
+    assert again.n_pseudo_labelled_ == est.n_pseudo_labelled_
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+    labelled_only = DCSAETransformer(**SEMI, self_training=0.6).fit(X[:40], y[:40])
+    assert labelled_only.n_pseudo_labelled_ == 0
+    assert not np.allclose(labelled_only.transform(X), est.transform(X))
+
+
+def test_without_self_training_unlabelled_rows_only_set_the_scaling(semi):
+    X, y, y_semi = semi
+    X = X.copy()
+    X[-1] = 40.0  # an unlabelled image widens the input range
+    est = DCSAETransformer(**SEMI, self_training=None).fit(X, y_semi)
+    assert est.n_pseudo_labelled_ == 0 and est.input_range_ == (0.0, 40.0)
+    same = DCSAETransformer(**SEMI).fit(X[:40], y[:40])
+    assert same.input_range_ == (0.0, 16.0)
+
+
+def test_unlabelled_rows_refused_where_they_cannot_go(semi, tmp_path):
+    X, y, y_semi = semi
+    with pytest.raises(ValueError, match="got no labels .*-1 marks unlabelled"):
+        DCSAETransformer(**SEMI).fit(X[:10], -np.ones(10, int))
+    with pytest.raises(ValueError, match=r"got 1 class .*recode a class named -1"):
+        DCSAETransformer(**SEMI).fit(X[:10], np.r_[np.ones(5, int), -np.ones(5, int)])
+    est = DCSAETransformer(**SEMI, self_training=None).fit(X, y_semi)
+    with pytest.raises(ValueError, match=r"labelled images only.*X\[y != -1\]"):
+        est.export_donor_kit(tmp_path / "kit.joblib", X, y_semi)
+    assert not (tmp_path / "kit.joblib").exists()
+    est.export_donor_kit(tmp_path / "kit.joblib", X[:40], y_semi[:40], release="per_image")
+    with pytest.raises(ValueError, match="true-label head"):
+        DCSAETransformer(**SEMI, feature_mode="paper").fit_transform(X, y_semi)
+    with pytest.raises(ValueError, match="self_training=None"):
+        DCSAETransformer(**SEMI, dp=True, noise_multiplier=1.0, norm="group").fit(X, y_semi)
+    strings = np.where(y == 0, "normal", "pneumonia")  # -1 only marks numeric labels
+    assert DCSAETransformer(**SEMI).fit(X[:40], strings[:40]).n_pseudo_labelled_ == 0
