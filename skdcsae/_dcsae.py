@@ -9,35 +9,16 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._base import _BaseLatentTransformer, _store_params
-from ._classifier import default_classifier
 from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
 from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
 from ._nn import _DCSAENet
+from ._paper import PAPER_PARAMS
+from ._self_training import balanced_pseudo_labels, check_dp_parameters
 from ._validation import unlabelled_mask
 
 __all__ = ["PAPER_PARAMS", "DCSAETransformer"]
-
-#: The paper's exact setting (Padhye et al., CIKM 2023, PneumoniaMNIST; the authors' code):
-#: ``DCSAETransformer(**PAPER_PARAMS)``, exported with ``release="per_image"``. The defaults
-#: differ where measurements found better (see the user guide).
-PAPER_PARAMS = {
-    "n_components": 2,
-    "alpha": 10.0,
-    "beta": 10.0,
-    "rho": 5.0,
-    "feature_mode": "paper",
-    "conv_channels": (128, 64, 32, 16),
-    "dense_sizes": (2048, 1000, 250),
-    "lr": 1e-4,
-    "max_epochs": 50,
-    "min_steps": 0,
-    "lr_schedule": "constant",
-    "augment": False,
-    "self_training": None,
-    "batch_size": 1,
-}
 
 
 @Substitution(**shared_docs)
@@ -304,43 +285,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
     def _check_dp(self, n_samples: int) -> dict | None:
         """Validate the DP parameters; the DP-SGD settings of this fit (None with dp=False)."""
-        given = [
-            name
-            for name in ("target_epsilon", "target_delta", "noise_multiplier")
-            if getattr(self, name) is not None
-        ]
-        if not self.dp:
-            if given:
-                raise ValueError(
-                    f"{', '.join(given)} set but dp=False: training would not be private. "
-                    f"Set dp=True, or leave {', '.join(given)} at None."
-                )
+        if not check_dp_parameters(self):
             return None
-        if (self.target_epsilon is None) == (self.noise_multiplier is None):
-            raise ValueError(
-                "dp=True needs exactly one of target_epsilon (the privacy budget to reach) and "
-                "noise_multiplier (the noise to add); got "
-                + ("both." if self.target_epsilon is not None else "neither.")
-            )
-        if self.image_shape_ is not None and self.norm == "batch":
-            raise ValueError(
-                "dp=True cannot train with norm='batch': BatchNorm mixes the samples of a batch "
-                "(and stores their statistics), so per-sample gradients and the DP guarantee "
-                "are undefined. Use norm='group' (or 'instance' or 'none')."
-            )
-        if self.feature_mode == "paper":
-            raise ValueError(
-                "dp=True cannot be combined with feature_mode='paper': Algorithm 1's feature "
-                "samples are seeded from the training seed and their seed travels in the donor "
-                "kit, which would let a reader regenerate the training noise. Use "
-                "feature_mode='means' (the default)."
-            )
-        if self.early_stopping:
-            raise ValueError(
-                "dp=True cannot be combined with early_stopping=True: the validation split and "
-                "the choice of the best epoch use the data outside the privacy accounting. "
-                "Set early_stopping=False and choose max_epochs in advance."
-            )
         from ._nn._dp import dp_settings
 
         return dp_settings(
@@ -433,24 +379,14 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         return self
 
     def _pseudo_labels(self, X_labelled, y_index, X_unlabelled):
-        """``(keep, y_index)`` of unlabelled rows, from a calibrated SVC on this fit's features.
-
-        Class-balanced: of the rows whose probability reaches ``self_training``, the same
-        number per pseudo-class is kept (the most confident of each), as many as the scarcest
-        class has, so that the first fit's bias towards one class is not trained back in.
-        """
-        classifier = default_classifier(y_index, random_state=self._seed)
-        classifier.fit(self._means(X_labelled), y_index)
-        proba = classifier.predict_proba(self._means(X_unlabelled))
-        guessed = classifier.classes_[proba.argmax(axis=1)]
-        confidence = proba.max(axis=1)
-        confident = confidence >= self.self_training
-        per_class = [np.flatnonzero(confident & (guessed == c)) for c in classifier.classes_]
-        k = min(len(rows) for rows in per_class)
-        keep = np.zeros(len(X_unlabelled), dtype=bool)
-        for rows in per_class:
-            keep[rows[np.argsort(-confidence[rows], kind="stable")[:k]]] = True
-        return keep, guessed
+        """``(keep, y_index)`` of unlabelled rows (see :func:`balanced_pseudo_labels`)."""
+        return balanced_pseudo_labels(
+            self._means(X_labelled),
+            y_index,
+            self._means(X_unlabelled),
+            threshold=self.self_training,
+            random_state=self._seed,
+        )
 
     def _means(self, X: np.ndarray) -> np.ndarray:
         """Every head's means of validated rows, ``(n, n_heads * n_components)``."""

@@ -26,6 +26,7 @@ __all__ = [
     "risk_coverage_curve",
 ]
 
+
 def _classifier_has(attr: str):
     """``available_if`` check: the (fitted, or else the configured) classifier has ``attr``."""
 
