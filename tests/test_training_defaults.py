@@ -156,7 +156,7 @@ def test_without_self_training_unlabelled_rows_only_set_the_scaling(semi):
 
 def test_unlabelled_rows_refused_where_they_cannot_go(semi, tmp_path):
     X, y, y_semi = semi
-    with pytest.raises(ValueError, match="got no labels .*-1 marks unlabelled"):
+    with pytest.raises(ValueError, match=r"got no labels .*-1 marks unlabelled"):
         DCSAETransformer(**SEMI).fit(X[:10], -np.ones(10, int))
     with pytest.raises(ValueError, match=r"got 1 class .*recode a class named -1"):
         DCSAETransformer(**SEMI).fit(X[:10], np.r_[np.ones(5, int), -np.ones(5, int)])
