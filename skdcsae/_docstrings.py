@@ -7,7 +7,7 @@ indented for a class docstring's parameter list (4 spaces for the name line, 8 f
 
 from __future__ import annotations
 
-__all__ = ["Substitution", "shared_docs"]
+__all__ = ["Substitution", "plot_docs", "shared_docs"]
 
 
 class Substitution:
@@ -92,4 +92,21 @@ shared_docs = {
     "fitted_attributes": _FITTED,
     "vae_architecture": _ARCHITECTURE_VAE,
     "vae_schedule": _VAE_SCHEDULE,
+}
+
+#: The end of every plotting function's docstring: where it saves, what it returns, and the
+#: missing-matplotlib error (the function's own errors follow).
+plot_docs = {
+    "plot_output": """path : str or path-like, default=None
+        If given, save the figure there.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install skdcsae[plots]``)."""
 }

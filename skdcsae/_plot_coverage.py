@@ -9,6 +9,7 @@ from numbers import Real
 
 import numpy as np
 
+from ._docstrings import Substitution, plot_docs
 from .recipient._calibration import accuracy_at_coverage, risk_coverage_curve
 
 __all__ = ["plot_risk_coverage"]
@@ -32,6 +33,7 @@ def _runs(y_true, y_pred, confidence):
     return [(y_true, y_pred, confidence)]
 
 
+@Substitution(**plot_docs)
 def plot_risk_coverage(
     y_true,
     y_pred,
@@ -56,7 +58,7 @@ def plot_risk_coverage(
     ----------
     y_true, y_pred : array-like of shape (n_samples,), or list of them
         True and predicted labels. Lists (one array per run, e.g. per seed) draw the mean
-        accuracy over runs on a 1% coverage grid with a band of one standard error.
+        accuracy over runs on a 1%% coverage grid with a band of one standard error.
     confidence : array-like of shape (n_samples,), or list of them
         Confidence of each prediction (higher: more confident), e.g.
         ``LabellingResult.confidence``.
@@ -70,18 +72,7 @@ def plot_risk_coverage(
         Axes title.
     color : color, default=None
         Line colour; None takes the next of the Axes' cycle.
-    path : str or path-like, default=None
-        If given, save the figure there.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        The figure drawn on.
-
-    Raises
-    ------
-    ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    %(plot_output)s
     ValueError
         If the inputs have different lengths, are empty, or a coverage in ``mark`` is outside
         (0, 1].

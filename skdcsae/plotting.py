@@ -12,6 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ._docstrings import Substitution, plot_docs
 from ._plot_coverage import plot_risk_coverage
 from ._plotting import (
     _axes_for,
@@ -127,6 +128,7 @@ def plot_latent_space(
     return _save(fig, path)
 
 
+@Substitution(**plot_docs)
 def plot_latent_comparison(
     transformers,
     X,
@@ -167,18 +169,7 @@ def plot_latent_comparison(
         Marker size.
     alpha : float, default=0.7
         Marker opacity.
-    path : str or path-like, default=None
-        If given, save the figure there.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        The figure drawn on.
-
-    Raises
-    ------
-    ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    %(plot_output)s
     ValueError
         If ``transformers`` is empty or neither a dict nor a list, or for any reason
         :func:`plot_latent_space` gives.
@@ -219,6 +210,7 @@ def plot_latent_comparison(
     return _save(fig, path)
 
 
+@Substitution(**plot_docs)
 def plot_reconstructions(
     transformer, X, y=None, *, n=8, head=None, class_names=None, title=None, path=None
 ):
@@ -251,18 +243,7 @@ def plot_reconstructions(
         Display names of the labels (see :func:`plot_latent_space`).
     title : str, default=None
         Figure title.
-    path : str or path-like, default=None
-        If given, save the figure there.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        The figure drawn on.
-
-    Raises
-    ------
-    ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    %(plot_output)s
     TypeError
         If the transformer is not a fitted skdcsae model with an encoder and a decoder.
     ValueError
@@ -374,6 +355,7 @@ def plot_reconstructions(
     return _save(fig, path)
 
 
+@Substitution(**plot_docs)
 def plot_accuracy_curves(
     results,
     *,
@@ -406,18 +388,7 @@ def plot_accuracy_curves(
         Axis labels.
     chance : float, default=None
         If given, a dashed horizontal line at this accuracy (e.g. 0.5 for balanced binary).
-    path : str or path-like, default=None
-        If given, save the figure there.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        The figure drawn on.
-
-    Raises
-    ------
-    ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    %(plot_output)s
     ValueError
         If ``results`` is not a non-empty ``{method: {donor_size: [accuracies]}}`` of finite
         numbers, or ``chance`` is neither a number nor None.
