@@ -55,6 +55,9 @@ GROUP_METHODS = {
     # DCSAETransformer() as shipped: + SVC in a Pipeline, and through a donor kit (default
     # release) and RecipientLabeler's default classifier, from the same fit
     "defaults": ("DC-SAE (defaults)", "DC-SAE (defaults, kit)"),
+    # the semi-supervised track (balanced file only): the donor also holds POOL unlabelled
+    # train images; recipient "A_pool" = the train split minus donor and pool
+    "pool": ("DC-SAE (defaults, + unlabelled pool)", "Pixels PCA on the pool + SVC"),
     # the previous defaults: light net, the paper's loss, 50 epochs (--epochs)
     "dcsae": ("DC-SAE (means)", "DC-SAE (paper Alg. 1)"),
     "pixels": ("Pixels PCA + SVC",),
@@ -67,6 +70,15 @@ DATASETS = {
     "official": "pneumoniamnist.npz",
 }
 KEY = ("dataset", "method", "n", "seed", "recipient")
+POOL = 1000  # unlabelled donor images of the semi-supervised track
+
+
+def pool_split(y_train, donor: np.ndarray, seed: int, size: int = POOL):
+    """The pool (``size`` train images outside the donor's) and the rest of the train split."""
+    rng = np.random.default_rng([seed, 1])
+    rest = np.setdiff1d(np.arange(len(y_train)), donor)
+    pool = np.sort(rng.choice(rest, min(size, len(rest) // 2), replace=False))
+    return pool, np.setdiff1d(rest, pool)
 
 
 # --------------------------------------------------------------------------------------------
@@ -259,7 +271,31 @@ def run_unit(unit: dict) -> list[dict]:
     start = time.perf_counter()
     epochs = unit["resnet_epochs"] if group == "resnet" else unit["epochs"]
     models = {}  # method -> (predict, score) callables on recipient images
-    if group == "defaults":
+    if group == "pool":
+        pool, rest = pool_split(y_train, donor, seed)
+        recipients = {"A_pool": (X_train[rest], y_train[rest]), "B": (X_test, y_test)}
+        Xu = X_train[pool]
+        y_all = np.concatenate([yd, np.full(len(pool), -1, dtype=np.asarray(yd).dtype)])
+        steps = {} if unit.get("min_steps") is None else {"min_steps": unit["min_steps"]}
+        est = DCSAETransformer(**steps, device="cpu", random_state=seed)
+        est.fit(np.concatenate([Xd, Xu]), y_all)
+        svc = SVC().fit(est.transform(Xd), yd)
+
+        def predict(X, est=est, svc=svc):
+            F = est.transform(X)
+            return svc.predict(F), svc.decision_function(F)
+
+        flat = np.concatenate([Xu, Xd]).reshape(len(Xu) + len(Xd), -1).astype(np.float64)
+        pca = PCA(n_components=0.95, random_state=seed).fit(flat)
+        pca_svc = SVC().fit(pca.transform(Xd.reshape(len(Xd), -1)), yd)
+
+        def pixels(X, pca=pca, svc=pca_svc):
+            F = pca.transform(X.reshape(len(X), -1))
+            return svc.predict(F), svc.decision_function(F)
+
+        models = dict(zip(GROUP_METHODS["pool"], (predict, pixels), strict=True))
+        epochs = int(est.n_iter_)
+    elif group == "defaults":
         import tempfile
 
         from skdcsae import RecipientLabeler
@@ -364,7 +400,10 @@ def plan_units(args) -> list[dict]:
             for seed in args.seeds:
                 for n in args.sizes:
                     for group in groups:
+                        if group == "pool" and dataset != "balanced":
+                            continue
                         rnames = ("official_test",) if dataset == "official" else ("A", "B")
+                        rnames = ("A_pool", "B") if group == "pool" else rnames
                         keys = [
                             (dataset, m, n, seed, r) for m in GROUP_METHODS[group] for r in rnames
                         ]
@@ -868,6 +907,9 @@ def cmd_report(args) -> None:
         recipient_names = {
             ("balanced", "A"): "balanced file, recipient A = rest of the train split",
             ("balanced", "B"): "balanced file, recipient B = test split",
+            ("balanced", "A_pool"): "semi-supervised track: the donor also holds 1,000 "
+            "unlabelled train images (marked -1 in fit); recipient A_pool = the train split "
+            "minus donor and pool",
             ("official", "official_test"): "official (imbalanced) test split, donor from the "
             "official train split",
         }
@@ -982,7 +1024,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--order",
         nargs="+",
         default=["defaults", "dcsae+pixels", "vae+anomaly", "resnet"],
-        help="phases, run in this order per dataset (groups joined by +)",
+        help="phases, run in this order per dataset (groups joined by +); the "
+        "semi-supervised track runs with --order pool",
     )
     acc.add_argument("--sizes", type=_ints, default=SIZES)
     acc.add_argument("--seeds", type=_ints, default=SEEDS)

@@ -42,7 +42,7 @@ def test_accuracy_is_resumable_and_report_writes(bench, data_dir, tmp_path, caps
     ]  # fmt: skip
     bench.main(argv)
     rows = bench.read_rows(results)
-    methods = {m for ms in bench.GROUP_METHODS.values() for m in ms}
+    methods = {m for g, ms in bench.GROUP_METHODS.items() if g != "pool" for m in ms}
     # balanced: every method on recipients A and B; official: every method on its test split.
     assert len(rows) == len(methods) * 3
     assert {r["method"] for r in rows} == methods
@@ -63,6 +63,20 @@ def test_accuracy_is_resumable_and_report_writes(bench, data_dir, tmp_path, caps
     assert "DC-SAE (means)" in text and "DC-SAE (defaults, kit)" in text
     assert "Commit" in text and "torch" in text
     assert (tmp_path / "figure3.png").stat().st_size > 0
+
+
+def test_the_semi_supervised_track_keeps_its_recipient_apart(bench, data_dir, tmp_path):
+    results = tmp_path / "pool.jsonl"
+    bench.main(["accuracy", "--results", str(results), "--data-dir", str(data_dir),
+                "--order", "pool", "--sizes", "3", "--seeds", "0", "--min-steps", "0",
+                "--epochs", "1", "--workers", "1"])  # fmt: skip
+    rows = bench.read_rows(results)
+    assert {(r["method"], r["recipient"]) for r in rows} == {
+        (m, rec) for m in bench.GROUP_METHODS["pool"] for rec in ("A_pool", "B")
+    }
+    pool, rest = bench.pool_split(np.arange(24) % 2, np.arange(6), seed=0)
+    assert len(pool) == 9 and not set(pool) & set(rest) and not set(pool) & set(range(6))
+    assert all(r["n_recipient"] == len(rest) for r in rows if r["recipient"] == "A_pool")
 
 
 def test_paper_features_from_one_fit_match_a_paper_fit(bench):

@@ -67,7 +67,9 @@ def job(n, seed, pool_size, thresholds, balanced=(), library_only=False):
     flat = lambda X: X.reshape(len(X), -1).astype(np.float64)  # noqa: E731
     pca = PCA(n_components=0.95, random_state=seed).fit(np.concatenate([flat(Xu), flat(Xd)]))
     svc = SVC().fit(pca.transform(flat(Xd)), yd)
-    score("pool_pca", lambda X: (svc.predict(F := pca.transform(flat(X))), svc.decision_function(F)))
+    score(
+        "pool_pca", lambda X: (svc.predict(F := pca.transform(flat(X))), svc.decision_function(F))
+    )
 
     if library_only:  # the library's own semi-supervised fit, at its defaults
         t0 = time.perf_counter()
@@ -98,8 +100,11 @@ def job(n, seed, pool_size, thresholds, balanced=(), library_only=False):
             for c in calibrated.classes_:
                 idx = np.flatnonzero(pseudo == c)
                 keep[idx[np.argsort(-proba[idx].max(axis=1), kind="stable")[:k]]] = True
-        info = {"kept": int(keep.sum()), "pseudo_accuracy": float(np.mean(pseudo[keep] == yu[keep])),
-                "kept_per_class": [int(np.sum(pseudo[keep] == c)) for c in calibrated.classes_]}
+        info = {
+            "kept": int(keep.sum()),
+            "pseudo_accuracy": float(np.mean(pseudo[keep] == yu[keep])),
+            "kept_per_class": [int(np.sum(pseudo[keep] == c)) for c in calibrated.classes_],
+        }
         X2 = np.concatenate([Xd, Xu[keep]])
         y2 = np.concatenate([yd, pseudo[keep]])
         t0 = time.perf_counter()
@@ -119,11 +124,14 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     p.add_argument("--pool", type=int, default=1000)
     p.add_argument("--thresholds", type=float, nargs="*", default=[0.9])
-    p.add_argument("--balanced", type=float, nargs="*", default=[], help="class-balanced thresholds")
+    p.add_argument(
+        "--balanced", type=float, nargs="*", default=[], help="class-balanced thresholds"
+    )
     p.add_argument("--library", action="store_true", help="only DCSAETransformer's own -1 fit")
     p.add_argument("--out", type=Path, default=HERE.parent / "results/probes/self_training.jsonl")
     a = p.parse_args()
     rows = run.read_rows(a.out) if a.out.exists() else []
+
     def wanted(method):
         if a.library:
             return method.startswith("library")
