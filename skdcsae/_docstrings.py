@@ -98,7 +98,7 @@ shared_docs = {
 #: missing-matplotlib error (the function's own errors follow).
 plot_docs = {
     "plot_output": """path : str or path-like, default=None
-        If given, save the figure there.
+        If given, save the figure there (PNG unless the extension says otherwise).
 
     Returns
     -------

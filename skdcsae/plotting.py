@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 
+@Substitution(**plot_docs)
 def plot_latent_space(
     transformer,
     X,
@@ -81,18 +82,7 @@ def plot_latent_space(
         Marker size.
     alpha : float, default=0.7
         Marker opacity.
-    path : str or path-like, default=None
-        If given, save the figure there (PNG unless the extension says otherwise).
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        The figure drawn on.
-
-    Raises
-    ------
-    ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``).
+    %(plot_output)s
     ValueError
         If ``y`` and ``X`` differ in length, ``ax`` has the wrong number of Axes, ``heads``
         does not fit the model, ``transform`` does not return a 2-d array, or a label has no
