@@ -15,7 +15,7 @@ from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
 from ._nn import _DCSAENet
 from ._paper import PAPER_PARAMS
-from ._self_training import balanced_pseudo_labels, check_dp_parameters
+from ._self_training import balanced_pseudo_labels
 from ._validation import unlabelled_mask
 
 __all__ = ["PAPER_PARAMS", "DCSAETransformer"]
@@ -285,9 +285,10 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
     def _check_dp(self, n_samples: int) -> dict | None:
         """Validate the DP parameters; the DP-SGD settings of this fit (None with dp=False)."""
+        from ._nn._dp import check_dp_parameters, dp_settings
+
         if not check_dp_parameters(self):
             return None
-        from ._nn._dp import dp_settings
 
         return dp_settings(
             n_samples=n_samples,
@@ -389,9 +390,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         )
 
     def _means(self, X: np.ndarray) -> np.ndarray:
-        """Every head's means of validated rows, ``(n, n_heads * n_components)``."""
-        mus, _ = self._encode(X)
-        return mus.reshape(len(X), -1)
+        """Every head's means of validated rows (the ``"means"`` features)."""
+        return head_features(*self._encode(X), feature_mode="means", sampling_seed=self._seed)
 
     def transform(self, X):
         """Encode images into latent features.

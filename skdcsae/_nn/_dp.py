@@ -36,7 +36,14 @@ from skorch.dataset import get_len
 
 from ._nets import _DCSAENet
 
-__all__ = ["_DPDCSAENet", "default_delta", "dp_settings", "import_opacus", "privacy_report"]
+__all__ = [
+    "_DPDCSAENet",
+    "check_dp_parameters",
+    "default_delta",
+    "dp_settings",
+    "import_opacus",
+    "privacy_report",
+]
 
 # Attributes Opacus sets on parameters and modules while it trains (1.5 and 1.6).
 _PARAM_ATTRS = (
@@ -74,6 +81,56 @@ def default_delta(n_samples: int) -> float:
     ``1 / (10 n)`` keeps ``n * delta <= 0.1`` on data sets larger than 10,000 samples.
     """
     return min(1e-5, 1.0 / (10 * n_samples))
+
+
+def check_dp_parameters(est) -> bool:
+    """Whether ``est`` trains with DP-SGD; raises if its DP parameters are inconsistent.
+
+    Raises
+    ------
+    ValueError
+        If a DP-only parameter is set with ``dp=False``, or with ``dp=True`` if not exactly one
+        of ``target_epsilon`` and ``noise_multiplier`` is given, if images would be trained
+        with ``norm="batch"``, with ``feature_mode="paper"`` or with ``early_stopping=True``.
+    """
+    given = [
+        name
+        for name in ("target_epsilon", "target_delta", "noise_multiplier")
+        if getattr(est, name) is not None
+    ]
+    if not est.dp:
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} set but dp=False: training would not be private. "
+                f"Set dp=True, or leave {', '.join(given)} at None."
+            )
+        return False
+    if (est.target_epsilon is None) == (est.noise_multiplier is None):
+        raise ValueError(
+            "dp=True needs exactly one of target_epsilon (the privacy budget to reach) and "
+            "noise_multiplier (the noise to add); got "
+            + ("both." if est.target_epsilon is not None else "neither.")
+        )
+    if est.image_shape_ is not None and est.norm == "batch":
+        raise ValueError(
+            "dp=True cannot train with norm='batch': BatchNorm mixes the samples of a batch "
+            "(and stores their statistics), so per-sample gradients and the DP guarantee "
+            "are undefined. Use norm='group' (or 'instance' or 'none')."
+        )
+    if est.feature_mode == "paper":
+        raise ValueError(
+            "dp=True cannot be combined with feature_mode='paper': Algorithm 1's feature "
+            "samples are seeded from the training seed and their seed travels in the donor "
+            "kit, which would let a reader regenerate the training noise. Use "
+            "feature_mode='means' (the default)."
+        )
+    if est.early_stopping:
+        raise ValueError(
+            "dp=True cannot be combined with early_stopping=True: the validation split and "
+            "the choice of the best epoch use the data outside the privacy accounting. "
+            "Set early_stopping=False and choose max_epochs in advance."
+        )
+    return True
 
 
 def dp_settings(
