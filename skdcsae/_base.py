@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -31,23 +33,19 @@ from ._nn._augment import check_augmentation
 from ._progress import EpochProgressBar, log_line
 from ._validation import check_image_shape, flatten_images, output_dtype
 
-__all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin"]
+__all__ = ["_BaseLatentTransformer", "_TorchEstimatorMixin", "estimator_parameters"]
 
 
 def _is_auto(value) -> bool:
     return isinstance(value, str) and value == "auto"
 
 
-def _store_params(estimator, params: dict) -> None:
-    """Store ``__init__``'s arguments unchanged, as scikit-learn requires.
-
-    Call as ``_store_params(self, locals())`` first thing in ``__init__``: every argument of
-    the (explicit) signature becomes an attribute of the same name, with no validation and no
-    other attribute set; validation happens in ``fit``.
-    """
-    for name, value in params.items():
-        if name not in ("self", "__class__"):
-            setattr(estimator, name, value)
+#: Class decorator of every estimator here: a dataclass writes the explicit ``__init__``
+#: scikit-learn needs (each parameter stored unchanged, nothing else set; validation happens in
+#: ``fit``), so shared parameters are declared once, in the base that owns them. It leaves
+#: ``BaseEstimator``'s ``repr`` and identity comparison alone. Subclasses redeclare a field
+#: to change its default; parameters after ``_: KW_ONLY`` are keyword-only.
+estimator_parameters = dataclass(eq=False, repr=False)
 
 
 def _seed_context(seed: int, device: str):
@@ -58,15 +56,30 @@ def _seed_context(seed: int, device: str):
     return torch.random.fork_rng(devices=devices)
 
 
+@dataclass(eq=False, repr=False, kw_only=True)
 class _TorchEstimatorMixin:
     """Input handling, seeding, device and skorch training shared by every estimator here.
 
     Mix in before the sklearn base classes, e.g.
-    ``class Foo(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator)``. The estimator must
-    have the parameters of ``_torch_parameter_constraints``.
+    ``class Foo(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator)``, and decorate the
+    estimator with :data:`estimator_parameters`. The parameters below are keyword-only.
     """
 
-    _torch_parameter_constraints: dict = {
+    image_shape: tuple | None = None
+    scaling: str | None = "auto"
+    augment: bool | dict = False
+    lr: float = 1e-3
+    max_epochs: int = 50
+    batch_size: int = 32
+    early_stopping: bool = False
+    validation_fraction: float = 0.1
+    n_iter_no_change: int = 10
+    callbacks: list | None = None
+    device: str = "auto"
+    random_state: int | np.random.RandomState | None = None
+    verbose: int = 0
+
+    _torch_parameter_constraints: ClassVar[dict] = {
         "image_shape": ["array-like", None],
         "scaling": [StrOptions({"auto", "minmax", "standard"}), None],
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -241,10 +254,19 @@ class _TorchEstimatorMixin:
             self.device_ = str(net.device)
 
 
+@estimator_parameters
 class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimator):
     """Base class; not for direct use. See :class:`skdcsae.DCSAETransformer`."""
 
-    _parameter_constraints: dict = {
+    n_components: int = 2
+    _: KW_ONLY
+    conv_channels: tuple | str = (128, 64, 32, 16)
+    dense_sizes: tuple | str = (2048, 1000, 250)
+    norm: str = "batch"
+    min_steps: int = 0
+    lr_schedule: str = "constant"
+
+    _parameter_constraints: ClassVar[dict] = {
         **_TorchEstimatorMixin._torch_parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "conv_channels": ["array-like", StrOptions({"auto"})],
@@ -256,7 +278,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
     }
 
     # --- hooks for subclasses ------------------------------------------------------------
-    _net_class: type = None
+    _net_class: ClassVar[type] = None
 
     def _net_kwargs(self) -> dict:
         return {}

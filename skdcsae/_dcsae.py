@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._base import _BaseLatentTransformer, _store_params
+from ._base import _BaseLatentTransformer, estimator_parameters
 from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
 from ._export import _DonorKitExportMixin
@@ -22,6 +24,7 @@ __all__ = ["PAPER_PARAMS", "DCSAETransformer"]
 
 
 @Substitution(**shared_docs)
+@estimator_parameters
 class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     """Donor-side DC-SAE: a VAE with one Gaussian latent head per class.
 
@@ -184,10 +187,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     --------
     skdcsae.RecipientLabeler : labels recipient images from an exported donor kit.
 
-    References
-    ----------
-    S. Padhye et al., "CAMARADERIE: Content-Agnostic Medical Image Annotation with
-    Privacy-Preserving Data Sharing", CIKM 2023.
+    %(paper_reference)s
 
     Examples
     --------
@@ -196,9 +196,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     >>> from sklearn.svm import SVC
     >>> from skdcsae import DCSAETransformer
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
-    ...                          random_state=0)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), max_epochs=5, min_steps=0, random_state=0)
     >>> model = make_pipeline(dcsae, SVC()).fit(X[:200], y[:200])
     >>> dcsae.transform(X[:3]).shape  # 8 latent dimensions per class head
     (3, 16)
@@ -206,7 +204,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseLatentTransformer._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -222,41 +220,25 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     }
     _net_class = _DCSAENet
 
-    def __init__(
-        self,
-        n_components=8,
-        *,
-        alpha=10.0,
-        beta=10.0,
-        rho=None,
-        kl_weight=1.0,
-        feature_mode="means",
-        image_shape=None,
-        conv_channels="auto",
-        dense_sizes="auto",
-        norm="batch",
-        dp=False,
-        target_epsilon=None,
-        target_delta=None,
-        noise_multiplier=None,
-        max_grad_norm=1.0,
-        scaling="auto",
-        lr=1e-3,
-        max_epochs=50,
-        min_steps=1500,
-        lr_schedule="cosine",
-        augment=True,
-        self_training=0.5,
-        batch_size=16,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        callbacks=None,
-        device="auto",
-        random_state=None,
-        verbose=0,
-    ):
-        _store_params(self, locals())
+    n_components: int = 8
+    _: KW_ONLY
+    alpha: float = 10.0
+    beta: float = 10.0
+    rho: float | None = None
+    kl_weight: float = 1.0
+    feature_mode: str = "means"
+    conv_channels: tuple | str = "auto"
+    dense_sizes: tuple | str = "auto"
+    dp: bool = False
+    target_epsilon: float | None = None
+    target_delta: float | None = None
+    noise_multiplier: float | None = None
+    max_grad_norm: float = 1.0
+    min_steps: int = 1500
+    lr_schedule: str = "cosine"
+    augment: bool | dict = True
+    self_training: float | None = 0.5
+    batch_size: int = 16
 
     def _rho(self) -> float:
         return 2.5 * self.n_components if self.rho is None else float(self.rho)
@@ -324,12 +306,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         self : DCSAETransformer
             The fitted transformer.
 
-        Raises
-        ------
-        ValueError
-            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
-            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
-            length, or ``device`` names a device this machine does not have.
+        %(raises_fit)s
             Also if ``y`` has fewer than two classes, or more than two with
             ``feature_mode="paper"``; and with ``dp=True``, if not exactly one of
             ``target_epsilon`` and ``noise_multiplier`` is given, if the images would be
@@ -396,10 +373,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     def transform(self, X):
         """Encode images into latent features.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images of the shape seen in ``fit``.
+        %(params_X_fitted)s
 
         Returns
         -------
@@ -408,12 +382,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
             All heads' means (``feature_mode="means"``), or samples from the positive head
             (``"paper"``). float32 for float32 input, float64 otherwise.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
+        %(raises_fitted)s
         """
         X, dtype = self._validate_transform_input(X)
         mus, logvars = self._encode(X)
@@ -431,9 +400,10 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Donor images.
+            Donor images or tabular features, as :meth:`fit` takes them.
         y : array-like of shape (n_samples,)
-            Class labels.
+            Class labels, as :meth:`fit` takes them (``-1`` rows are refused in ``"paper"``
+            mode).
         **fit_params : dict
             Unused; for API compatibility.
 
@@ -470,10 +440,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     def get_feature_names_out(self, input_features=None):
         """Names of the output features.
 
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Ignored; present for API consistency.
+        %(params_input_features)s
 
         Returns
         -------

@@ -1,24 +1,39 @@
 """Parameter and attribute documentation shared by the estimators, written once.
 
 Following imbalanced-learn's ``Substitution`` pattern: a docstring names a shared block as
-``%(name)s`` and the class is decorated with ``@Substitution(**shared_docs)``. The blocks are
-indented for a class docstring's parameter list (4 spaces for the name line, 8 for the text).
+``%(name)s`` and the class is decorated with ``@Substitution(**shared_docs)``, which fills the
+class docstring and those of the methods it defines. Parameter blocks are indented for a class
+docstring's parameter list (4 spaces for the name line, 8 for the text); the method blocks are
+whole sections of a method docstring (8 and 12 spaces).
 """
 
 from __future__ import annotations
+
+import inspect
 
 __all__ = ["Substitution", "plot_docs", "shared_docs"]
 
 
 class Substitution:
-    """Decorator: fill ``%(name)s`` placeholders of a docstring from keyword arguments."""
+    """Decorator: fill ``%(name)s`` placeholders of a docstring from keyword arguments.
+
+    On a class it also fills the docstrings of the functions the class body defines; a method
+    wrapped by a descriptor (``available_if``) takes its own decorator, under the descriptor.
+    """
 
     def __init__(self, **params: str):
         self.params = params
 
-    def __call__(self, obj):
-        if obj.__doc__:
+    def _fill(self, obj) -> None:
+        if obj.__doc__ and "%(" in obj.__doc__:
             obj.__doc__ = obj.__doc__ % self.params
+
+    def __call__(self, obj):
+        self._fill(obj)
+        if isinstance(obj, type):
+            for member in vars(obj).values():
+                if inspect.isfunction(member):
+                    self._fill(member)
         return obj
 
 
@@ -83,6 +98,14 @@ _VAE_SCHEDULE = """min_steps : int, default=0
         Jitter training images on the fly with a small random affine, as
         :class:`~skdcsae.DCSAETransformer` does by default."""
 
+_VAE_TRAINING = """lr : float, default=1e-3
+        Adam learning rate.
+    max_epochs : int, default=50
+        Training epochs.
+    """ + _VAE_SCHEDULE + """
+    batch_size : int, default=32
+        Mini-batch size."""
+
 shared_docs = {
     "image_shape": _IMAGE_SHAPE,
     "scaling": _SCALING,
@@ -90,13 +113,25 @@ shared_docs = {
     "runtime": _RUNTIME,
     "verbose": _VERBOSE,
     "fitted_attributes": _FITTED,
-    "vae_architecture": _ARCHITECTURE_VAE,
-    "vae_schedule": _VAE_SCHEDULE,
+    # The VAE baselines' parameters from image_shape to device, in their docstring order.
+    "vae_parameters": "\n    ".join(
+        [_IMAGE_SHAPE, _ARCHITECTURE_VAE, _SCALING, _VAE_TRAINING, _EARLY_STOPPING, _RUNTIME]
+    ),
+    "paper_reference": """References
+    ----------
+    S. Padhye et al., "CAMARADERIE: Content-Agnostic Medical Image Annotation with
+    Privacy-Preserving Data Sharing", CIKM 2023.""",
 }
 
-#: The end of every plotting function's docstring: where it saves, what it returns, and the
-#: missing-matplotlib error (the function's own errors follow).
+#: The end of every plotting function's docstring (where it saves, what it returns, and the
+#: missing-matplotlib error; the function's own errors follow), and the scatter plots' style.
 plot_docs = {
+    "scatter_style": """title : str, default=None
+        Figure title.
+    s : float, default=14
+        Marker size.
+    alpha : float, default=0.7
+        Marker opacity.""",
     "plot_output": """path : str or path-like, default=None
         If given, save the figure there (PNG unless the extension says otherwise).
 
@@ -109,4 +144,47 @@ plot_docs = {
     ------
     ImportError
         If matplotlib is not installed (``pip install skdcsae[plots]``)."""
+}
+
+
+_RAISES_NOT_FITTED = """Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted."""
+
+_X_RECIPIENT = """Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images (uint8 or float) of the donor's shape"""
+
+#: Whole sections of method docstrings: the ``X`` of a fitted estimator's methods and the
+#: errors they raise, the recipient's images and the kit's shape checks.
+shared_docs |= {
+    "params_X_fitted": """Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Images of the shape seen in ``fit``.""",
+    "raises_fitted": _RAISES_NOT_FITTED
+    + """
+        ValueError
+            If ``X`` does not have the number of features (or image shape) seen in ``fit``.""",
+    "raises_fit": """Raises
+        ------
+        ValueError
+            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
+            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
+            length, or ``device`` names a device this machine does not have.""",
+    "params_input_features": """Parameters
+        ----------
+        input_features : array-like of str or None
+            Ignored; present for API consistency.""",
+    "params_X_recipient": _X_RECIPIENT + ".",
+    "params_X_recipient_lazy": _X_RECIPIENT + """,
+            or a ``dask.array.Array`` of them.""",
+    "raises_kit_shape": _RAISES_NOT_FITTED
+    + """
+        ValueError
+            If ``X`` does not have the kit's input shape (image size, channel count or
+            feature count), or, with ``range_tolerance`` set, its values leave the donor's input
+            range or look rescaled to [0, 1].""",
 }

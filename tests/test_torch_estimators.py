@@ -11,6 +11,7 @@ from sklearn.base import clone
 from skdcsae import (
     AnomalyVAEClassifier,
     AnomalyVAETransformer,
+    DCSAETransformer,
     ResNet18Classifier,
     VAETransformer,
 )
@@ -120,3 +121,23 @@ def test_float32_uint8_and_image_layouts(make, digits_binary):
     c = _output(make(random_state=0).fit(X8[:, None], y), X8[:, None])
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "cls", [DCSAETransformer, VAETransformer, AnomalyVAETransformer, ResNet18Classifier]
+)
+def test_parameters_are_declared_once_as_dataclass_fields(cls):
+    """The generated ``__init__`` is the estimator's signature, one argument per field, and the
+    dataclass adds neither a repr nor an equality of its own (scikit-learn's stay)."""
+    import dataclasses
+    import inspect
+
+    fields = dataclasses.fields(cls)
+    signature = inspect.signature(cls).parameters
+    assert sorted(signature) == sorted(f.name for f in fields)
+    assert {n: p.default for n, p in signature.items()} == cls().get_params(deep=False)
+    assert repr(cls()) == f"{cls.__name__}()"
+    assert repr(cls(random_state=3)) == f"{cls.__name__}(random_state=3)"
+    assert cls() != cls()  # identity, as for any scikit-learn estimator
+    positional = [n for n, p in signature.items() if p.kind is not p.KEYWORD_ONLY]
+    assert positional == (["width"] if cls is ResNet18Classifier else ["n_components"])

@@ -8,7 +8,9 @@ threshold tools); :class:`AnomalyVAEClassifier` chooses the threshold on the don
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -16,7 +18,7 @@ from sklearn.metrics import roc_curve
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .._base import _store_params
+from .._base import estimator_parameters
 from .._compat import HasMethods, Interval, StrOptions, _fit_context, validate_data
 from .._docstrings import Substitution, shared_docs
 from .._validation import flatten_images
@@ -37,6 +39,7 @@ def _resolve_pos_label(pos_label, classes: np.ndarray):
 
 
 @Substitution(**shared_docs)
+@estimator_parameters
 class AnomalyVAETransformer(_BaseVAE):
     """Anomaly-detection VAE: reconstruction error of a VAE trained on one class.
 
@@ -62,18 +65,7 @@ class AnomalyVAETransformer(_BaseVAE):
     pos_label : int, float, bool or str, default=None
         The class the VAE is trained on when ``y`` is given. None: the greatest label
         (``classes_[-1]``; ``classes_[1]`` for binary labels).
-    %(image_shape)s
-    %(vae_architecture)s
-    %(scaling)s
-    lr : float, default=1e-3
-        Adam learning rate.
-    max_epochs : int, default=50
-        Training epochs.
-    %(vae_schedule)s
-    batch_size : int, default=32
-        Mini-batch size.
-    %(early_stopping)s
-    %(runtime)s
+    %(vae_parameters)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation noise.
     %(verbose)s
@@ -110,38 +102,13 @@ class AnomalyVAETransformer(_BaseVAE):
     True
     """
 
-    _parameter_constraints: dict = {
+    _: KW_ONLY
+    pos_label: object = None
+
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseVAE._parameter_constraints,
         "pos_label": [Real, str, "boolean", None],
     }
-
-    def __init__(
-        self,
-        n_components=2,
-        *,
-        alpha=1.0,
-        kl_weight=1.0,
-        pos_label=None,
-        image_shape=None,
-        conv_channels=(128, 64, 32, 16),
-        dense_sizes=(2048, 1000, 250),
-        norm="batch",
-        scaling="auto",
-        lr=1e-3,
-        max_epochs=50,
-        min_steps=0,
-        lr_schedule="constant",
-        augment=False,
-        batch_size=32,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        callbacks=None,
-        device="auto",
-        random_state=None,
-        verbose=0,
-    ):
-        _store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -159,12 +126,7 @@ class AnomalyVAETransformer(_BaseVAE):
         self : AnomalyVAETransformer
             The fitted transformer.
 
-        Raises
-        ------
-        ValueError
-            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
-            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
-            length, or ``device`` names a device this machine does not have.
+        %(raises_fit)s
             Also if ``pos_label`` is not one of the labels in ``y``.
         """
         X, y = self._validate_input(X, y, reset=True)
@@ -180,10 +142,7 @@ class AnomalyVAETransformer(_BaseVAE):
     def transform(self, X):
         """Reconstruction error of each image.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images of the shape seen in ``fit``.
+        %(params_X_fitted)s
 
         Returns
         -------
@@ -191,12 +150,7 @@ class AnomalyVAETransformer(_BaseVAE):
             ``||x - decode(mu(x))||^2`` in the scaled input space; high means unlike the
             training class. float32 for float32 input, float64 otherwise.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
+        %(raises_fitted)s
         """
         X, dtype = self._validate_transform_input(X)
         return self._reconstruction_error(X).astype(dtype).reshape(-1, 1)
@@ -204,10 +158,7 @@ class AnomalyVAETransformer(_BaseVAE):
     def get_feature_names_out(self, input_features=None):
         """Name of the output feature.
 
-        Parameters
-        ----------
-        input_features : array-like of str or None
-            Ignored; present for API consistency.
+        %(params_input_features)s
 
         Returns
         -------
@@ -218,6 +169,7 @@ class AnomalyVAETransformer(_BaseVAE):
         return np.asarray(["reconstruction_error"], dtype=object)
 
 
+@Substitution(**shared_docs)
 class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
     """Anomaly-detection VAE as a binary classifier: threshold on the reconstruction error.
 
@@ -314,21 +266,17 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Donor images.
+            Donor images or tabular features, passed to the VAE as given.
         y : array-like of shape (n_samples,)
-            Binary labels.
+            Binary labels: the VAE learns the images of ``pos_label``, the threshold
+            separates them from the others.
 
         Returns
         -------
         self : AnomalyVAEClassifier
             The fitted classifier.
 
-        Raises
-        ------
-        ValueError
-            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
-            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
-            length, or ``device`` names a device this machine does not have.
+        %(raises_fit)s
             Also if ``y`` does not have exactly two classes, or ``pos_label`` is not one of
             them.
         """
@@ -374,10 +322,7 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Signed distance of the reconstruction error to the threshold.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images.
+        %(params_X_fitted)s
 
         Returns
         -------
@@ -386,12 +331,7 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
             ``error - threshold_`` otherwise, so that positive scores mean ``classes_[1]``,
             as scikit-learn's binary classifiers do.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
+        %(raises_fitted)s
         """
         check_is_fitted(self, "vae_")
         margin = self.threshold_ - self.vae_.transform(X)[:, 0].astype(np.float64)
@@ -400,22 +340,14 @@ class AnomalyVAEClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Label images: ``pos_label_`` when the error is at most ``threshold_``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images.
+        %(params_X_fitted)s
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
+        %(raises_fitted)s
         """
         check_is_fitted(self, "vae_")
         errors = self.vae_.transform(X)[:, 0].astype(np.float64)

@@ -7,26 +7,33 @@ they return; this module holds what they share.
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 
-from .._base import _BaseLatentTransformer
+from .._base import _BaseLatentTransformer, estimator_parameters
 from .._compat import Interval
 from .._nn import _VAENet, reconstruction_error
 
 __all__ = ["_BaseVAE"]
 
 
+@estimator_parameters
 class _BaseVAE(_BaseLatentTransformer):
     """A one-head :class:`~skdcsae._nn.MultiHeadVAE` trained with the plain VAE loss."""
 
-    _parameter_constraints: dict = {
+    _: KW_ONLY
+    alpha: float = 1.0
+    kl_weight: float = 1.0
+
+    _parameter_constraints: ClassVar[dict] = {
         **_BaseLatentTransformer._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
     }
-    _net_class = _VAENet
+    _net_class: ClassVar[type] = _VAENet
 
     def _net_kwargs(self):
         return {"alpha": float(self.alpha), "kl_weight": float(self.kl_weight)}

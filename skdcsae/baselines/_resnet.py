@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY
 from numbers import Integral
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -13,7 +15,7 @@ from skorch import NeuralNetClassifier
 from skorch.dataset import unpack_data
 from torch import nn
 
-from .._base import _store_params, _TorchEstimatorMixin
+from .._base import _TorchEstimatorMixin, estimator_parameters
 from .._compat import Interval, _fit_context
 from .._docstrings import Substitution, shared_docs
 
@@ -126,6 +128,7 @@ class _ResNetNet(NeuralNetClassifier):
 
 
 @Substitution(**shared_docs)
+@estimator_parameters
 class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Supervised ResNet-18 trained directly on the donor images: the skyline (no privacy).
 
@@ -195,31 +198,15 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **_TorchEstimatorMixin._torch_parameter_constraints,
         "width": [Interval(Integral, 1, None, closed="left")],
         "augment": ["boolean"],
     }
 
-    def __init__(
-        self,
-        width=64,
-        *,
-        image_shape=None,
-        augment=False,
-        scaling="auto",
-        lr=1e-3,
-        max_epochs=30,
-        batch_size=32,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        callbacks=None,
-        device="auto",
-        random_state=None,
-        verbose=0,
-    ):
-        _store_params(self, locals())
+    width: int = 64
+    _: KW_ONLY
+    max_epochs: int = 30
 
     def _module_input_shape(self) -> tuple[int, ...]:
         return self.image_shape_ if self.image_shape_ is not None else (1, 1, self.n_features_in_)
@@ -240,12 +227,7 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : ResNet18Classifier
             The fitted classifier.
 
-        Raises
-        ------
-        ValueError
-            If a parameter is invalid (scikit-learn's ``InvalidParameterError`` is a
-            ``ValueError``), ``X`` and ``image_shape`` disagree, ``X`` and ``y`` differ in
-            length, or ``device`` names a device this machine does not have.
+        %(raises_fit)s
             Also if ``y`` has fewer than two classes.
         """
         X, y = self._validate_input(X, y, reset=True, require_y=True)
@@ -274,54 +256,38 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def predict_proba(self, X):
-        """Class probabilities (softmax of the ResNet's logits).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images of the shape seen in ``fit``.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probability of each class, columns in the order of ``classes_``.
-
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
-        """
-        X, _ = self._validate_predict_input(X)
-        proba = self._forward_batches(
-            X, lambda module, batch: torch.softmax(module(batch), dim=1).cpu().numpy()
-        )
-        return proba.astype(np.float64)
-
     def predict(self, X):
         """Predict class labels.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images of the shape seen in ``fit``.
+        %(params_X_fitted)s
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             The most probable class of each image.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
+        %(raises_fitted)s
         """
         check_is_fitted(self, "net_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the ResNet's logits).
+
+        %(params_X_fitted)s
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in the order of ``classes_``.
+
+        %(raises_fitted)s
+        """
+        X, _ = self._validate_predict_input(X)
+        proba = self._forward_batches(
+            X, lambda module, batch: torch.softmax(module(batch), dim=1).cpu().numpy()
+        )
+        return proba.astype(np.float64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 
-from .._base import _store_params
+from .._base import estimator_parameters
 from .._compat import _fit_context
 from .._docstrings import Substitution, shared_docs
 from ._base import _BaseVAE
@@ -13,6 +13,7 @@ __all__ = ["VAETransformer"]
 
 
 @Substitution(**shared_docs)
+@estimator_parameters
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     """Standard VAE baseline: unsupervised latent means as features.
 
@@ -37,18 +38,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
         evidence lower bound of a unit-variance Gaussian decoder (up to a factor 2).
     kl_weight : float, default=1.0
         Weight of the KL term that pulls the posterior to N(0, I).
-    %(image_shape)s
-    %(vae_architecture)s
-    %(scaling)s
-    lr : float, default=1e-3
-        Adam learning rate.
-    max_epochs : int, default=50
-        Training epochs.
-    %(vae_schedule)s
-    batch_size : int, default=32
-        Mini-batch size.
-    %(early_stopping)s
-    %(runtime)s
+    %(vae_parameters)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation noise. The same seed
         gives the same output on the CPU.
@@ -68,10 +58,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     skdcsae.DCSAETransformer : the supervised VAE with one latent head per class.
     skdcsae.AnomalyVAETransformer : a VAE trained on one class; outputs reconstruction errors.
 
-    References
-    ----------
-    S. Padhye et al., "CAMARADERIE: Content-Agnostic Medical Image Annotation with
-    Privacy-Preserving Data Sharing", CIKM 2023.
+    %(paper_reference)s
 
     Examples
     --------
@@ -91,32 +78,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     (3,)
     """
 
-    def __init__(
-        self,
-        n_components=2,
-        *,
-        alpha=1.0,
-        kl_weight=1.0,
-        image_shape=None,
-        conv_channels=(128, 64, 32, 16),
-        dense_sizes=(2048, 1000, 250),
-        norm="batch",
-        scaling="auto",
-        lr=1e-3,
-        max_epochs=50,
-        min_steps=0,
-        lr_schedule="constant",
-        augment=False,
-        batch_size=32,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        callbacks=None,
-        device="auto",
-        random_state=None,
-        verbose=0,
-    ):
-        _store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -150,22 +111,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     def transform(self, X):
         """Encode images into the latent means.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Images of the shape seen in ``fit``.
+        %(params_X_fitted)s
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
             Latent means (deterministic). float32 for float32 input, float64 otherwise.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the number of features (or image shape) seen in ``fit``.
+        %(raises_fitted)s
         """
         X, dtype = self._validate_transform_input(X)
         mus, _ = self._encode(X)

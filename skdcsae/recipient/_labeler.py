@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 
 from .._compat import HasMethods, Interval, _fit_context
 from .._device import resolve_device
+from .._docstrings import Substitution, shared_docs
 from .._inference import encode_in_batches, head_features, scaled_tensor
 from .._validation import flatten_images, output_dtype
 from ..kit import DonorKit, load_donor_kit, verify_donor_kit
@@ -33,6 +34,7 @@ from ._shapes import _shape_message
 __all__ = ["RecipientLabeler"]
 
 
+@Substitution(**shared_docs)
 class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstimator):
     """Recipient side of DC-SAE: label images with a donor kit.
 
@@ -114,10 +116,8 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     >>> from sklearn.datasets import load_digits
     >>> from skdcsae import DCSAETransformer, RecipientLabeler
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> X = X.reshape(-1, 8, 8)
-    >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
-    ...                          random_state=0).fit(X[:100], y[:100])
+    >>> X = X.reshape(-1, 8, 8)  # 8x8 images
+    >>> donor = DCSAETransformer(max_epochs=5, min_steps=0, random_state=0).fit(X[:100], y[:100])
     >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
     >>> _ = donor.export_donor_kit(path, X[:100], y[:100])
     >>> recipient = RecipientLabeler(path, device="cpu").fit()
@@ -354,10 +354,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     def transform(self, X):
         """Encode recipient images into the kit's feature space.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images (uint8 or float) of the donor's shape.
+        %(params_X_recipient)s
 
         Returns
         -------
@@ -367,14 +364,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
             several members, each member's features side by side. float32 for float32 input,
             float64 otherwise.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the kit's input shape (image size, channel count or
-            feature count), or, with ``range_tolerance`` set, its values leave the donor's input
-            range or look rescaled to [0, 1].
+        %(raises_kit_shape)s
         """
         check_is_fitted(self, "encoder_")
         dtype = output_dtype(X)
@@ -383,10 +373,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     def encode(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Every head's latent means and log-variances for recipient images.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images (uint8 or float) of the donor's shape.
+        %(params_X_recipient)s
 
         Returns
         -------
@@ -411,10 +398,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     def predict(self, X):
         """Label recipient images.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images of the donor's shape, or a ``dask.array.Array`` of them.
+        %(params_X_recipient_lazy)s
 
         Returns
         -------
@@ -423,62 +407,56 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
             computed block by block; the kit is sent once and loaded and checked once per
             worker process (see :doc:`/scale`).
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted.
-        ValueError
-            If ``X`` does not have the kit's input shape (image size, channel count or
-            feature count), or, with ``range_tolerance`` set, its values leave the donor's input
-            range or look rescaled to [0, 1].
+        %(raises_kit_shape)s
         """
         return self._classify(X, "predict")
 
     @available_if(_classifier_has("predict_proba"))
+    @Substitution(**shared_docs)
     def predict_proba(self, X):
         """Class probabilities, when the classifier has ``predict_proba``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images.
+        %(params_X_recipient_lazy)s
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probabilities in the order of ``classes_``.
+            Probabilities in the order of ``classes_``; a lazy Dask array for a Dask array.
+
+        %(raises_kit_shape)s
         """
         return self._classify(X, "predict_proba")
 
     @available_if(_classifier_has("predict_log_proba"))
+    @Substitution(**shared_docs)
     def predict_log_proba(self, X):
         """Log class probabilities, when the classifier has ``predict_log_proba``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images.
+        %(params_X_recipient_lazy)s
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities in the order of ``classes_``.
+            Log-probabilities in the order of ``classes_``; a lazy Dask array for a Dask
+            array.
+
+        %(raises_kit_shape)s
         """
         return self._classify(X, "predict_log_proba")
 
     @available_if(_classifier_has("decision_function"))
+    @Substitution(**shared_docs)
     def decision_function(self, X):
         """Decision scores, when the classifier has ``decision_function``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images, or a ``dask.array.Array`` of them.
+        %(params_X_recipient_lazy)s
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             The classifier's decision scores; a lazy Dask array for a Dask array.
+
+        %(raises_kit_shape)s
         """
         return self._classify(X, "decision_function")
 
