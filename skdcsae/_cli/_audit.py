@@ -1,25 +1,21 @@
-"""``skdcsae audit``: measure what a kit reveals (membership attack) and what it is worth."""
+"""``skdcsae audit``: measure what a kit reveals (membership attack) and what it is worth.
+
+Run a near-duplicate membership attack on a donor kit: encode each candidate
+image with the kit's encoder and measure the distance to the nearest released
+feature row. Reports the ROC AUC of members (images the donor trained on)
+against non-members (0.5 = chance), and the kit's accuracy on --eval images. A
+low AUC is evidence against this attack, not a proof of privacy.
+"""
 
 from __future__ import annotations
-
-import argparse
 
 import numpy as np
 
 from .._audit import audit_donor_kit
 from .._sanitize import terminal_text
 from ..kit import load_donor_kit
-from ._common import (
-    CLIError,
-    add_device_option,
-    add_quiet_option,
-    info,
-    listing,
-    load_data,
-    match_labels,
-    pick_per_class,
-    read_key,
-)
+from ._common import CLIError, info, listing, load_data, match_labels, pick_per_class, read_key
+from ._options import add_command, add_device_option, add_key_option, add_quiet_option
 
 _EPILOG = """examples:
   skdcsae audit kit.joblib --members donor_images/ --non-members other_images/
@@ -29,19 +25,11 @@ _EPILOG = """examples:
   .npz members are read from the train split, non-members and --eval from the test split)
 """
 
+_HELP = "measure what a kit reveals: membership attack AUC and the kit's accuracy"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "audit",
-        help="measure what a kit reveals: membership attack AUC and the kit's accuracy",
-        description="Run a near-duplicate membership attack on a donor kit: encode each "
-        "candidate image with the kit's encoder and measure the distance to the nearest released "
-        "feature row. Reports the ROC AUC of members (images the donor trained on) against "
-        "non-members (0.5 = chance), and the kit's accuracy on --eval images. A low AUC is "
-        "evidence against this attack, not a proof of privacy.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "audit", run, help=_HELP, epilog=_EPILOG, doc=__doc__)
     p.add_argument("kit", help="donor kit file (.joblib)")
     p.add_argument("--members", required=True, help="images the donor trained on (folder or .npz)")
     p.add_argument(
@@ -62,9 +50,8 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--eval-split", default="test", help="split of a .npz --eval (test)")
     add_device_option(p)
-    p.add_argument("--key-file", default=None, help="require a kit signed with this key")
+    add_key_option(p, "require a kit signed with this key")
     add_quiet_option(p)
-    p.set_defaults(run=run)
 
 
 def _in_kit_classes(args, flag: str, data, classes):

@@ -1,8 +1,7 @@
-"""What every command shares: option types, data loading, key files, output checks, errors."""
+"""What the commands share beside their options: data loading, key files, output checks, errors."""
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import math
 import os
@@ -18,11 +17,9 @@ from .._sanitize import terminal_text
 __all__ = [
     "CLIError",
     "Data",
-    "add_data_options",
-    "add_device_option",
-    "add_quiet_option",
     "check_writable",
     "estimator_default",
+    "from_args",
     "info",
     "listing",
     "load_data",
@@ -39,47 +36,15 @@ class CLIError(Exception):
     """Bad input to print as one line (exit status 2)."""
 
 
-def positive_ints(text: str) -> tuple[int, ...]:
-    """``"32,16"`` -> ``(32, 16)``; an argparse type."""
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from exc
-    if not values or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
-    return values
-
-
-def image_size(text: str) -> tuple[int, int]:
-    """``"64"`` or ``"64x48"`` -> ``(H, W)``; an argparse type."""
-    values = positive_ints(text.replace("x", ","))
-    if len(values) == 1:
-        return (values[0], values[0])
-    if len(values) == 2:
-        return values
-    raise argparse.ArgumentTypeError(f"expected N or HxW, got {text!r}")
-
-
 def estimator_default(estimator_class, name: str):
     """The default of ``name`` in ``estimator_class.__init__`` (or in a method given instead):
     the CLI never restates it."""
     return inspect.signature(estimator_class).parameters[name].default
 
 
-def add_device_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (auto)")
-
-
-def add_quiet_option(p: argparse.ArgumentParser) -> None:
-    """``-q/--quiet``: no progress bars, no information lines; errors and warnings remain."""
-    p.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="print no progress and no information lines (errors and warnings still show)",
-    )
+def from_args(args, *names: str) -> dict:
+    """The parsed options ``names`` as keyword arguments of the same names."""
+    return {name: getattr(args, name) for name in names}
 
 
 def info(args, text: str) -> None:
@@ -93,51 +58,6 @@ def listing(values, limit: int = 5) -> str:
     values = list(values)
     shown = ", ".join(terminal_text(v) for v in values[:limit])
     return shown + (", ..." if len(values) > limit else "")
-
-
-def add_data_options(p: argparse.ArgumentParser) -> None:
-    """``--split``, ``--image-size``, ``--color`` and ``--skip-bad``."""
-    p.add_argument(
-        "--split",
-        default="train",
-        choices=["train", "val", "test", "all"],
-        help="split to read from a MedMNIST-layout .npz (default: train)",
-    )
-    p.add_argument(
-        "--image-size",
-        type=image_size,
-        default=None,
-        help="resize folder images to N or HxW pixels (default: 28 for the donor, "
-        "the kit's size for the recipient)",
-    )
-    p.add_argument(
-        "--color",
-        choices=["gray", "rgb"],
-        default=None,
-        help="read folder images as gray or RGB (default: gray; the recipient follows the kit)",
-    )
-    p.add_argument(
-        "--skip-bad",
-        action="store_true",
-        help="skip unreadable image files (listed in a warning) instead of failing",
-    )
-    labels = p.add_mutually_exclusive_group()
-    labels.add_argument(
-        "--labelled",
-        dest="labelled",
-        action="store_const",
-        const=True,
-        default=None,
-        help="a folder holds one sub-folder of images per class (default: decided by the "
-        "layout; a mixture of images and sub-folders asks for this flag or --unlabelled)",
-    )
-    labels.add_argument(
-        "--unlabelled",
-        dest="labelled",
-        action="store_const",
-        const=False,
-        help="read every image under a folder, sub-folders included, without labels",
-    )
 
 
 def read_key(path: str | None) -> bytes | None:

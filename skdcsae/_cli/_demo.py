@@ -1,8 +1,12 @@
-"""``skdcsae demo``: donor -> kit -> recipient end to end on embedded or local data."""
+"""``skdcsae demo``: donor -> kit -> recipient end to end on embedded or local data.
+
+Train a DC-SAE on a few labelled images (the donor), export a kit, and label
+the rest with it (the recipient). Uses scikit-learn's bundled digits ('3' vs
+'8'), or PneumoniaMNIST given with --data or found in the data home.
+"""
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -13,24 +17,19 @@ from sklearn.metrics import balanced_accuracy_score
 from .._dcsae import DCSAETransformer
 from ..datasets import fetch_medmnist, load_demo_digits, load_medmnist_npz
 from ..recipient import RecipientLabeler
-from ._common import add_device_option, add_quiet_option
+from ._common import from_args
+from ._options import add_command, add_device_option, add_quiet_option
 
 _EPILOG = """examples:
   skdcsae demo
   skdcsae demo --data pneumoniamnist.npz --n-per-class 50
 """
 
+_HELP = "donor -> kit -> recipient end to end on embedded data"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="donor -> kit -> recipient end to end on embedded data",
-        description="Train a DC-SAE on a few labelled images (the donor), export a kit, and "
-        "label the rest with it (the recipient). Uses scikit-learn's bundled digits ('3' vs "
-        "'8'), or PneumoniaMNIST given with --data or found in the data home.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "demo", run, help=_HELP, epilog=_EPILOG, doc=__doc__)
     p.add_argument(
         "--data",
         default=None,
@@ -54,17 +53,13 @@ def add_parser(sub) -> None:
         "-v", "--verbose", action="store_true", help="show a progress bar and per-epoch losses"
     )
     add_quiet_option(p)
-    p.set_defaults(run=run)
 
 
 def run(args) -> None:
     result = run_demo(
-        data=args.data,
-        n_per_class=args.n_per_class,
+        **from_args(args, "data", "n_per_class", "device", "out_dir"),
         max_epochs=args.epochs,
         random_state=args.seed,
-        device=args.device,
-        out_dir=args.out_dir,
         verbose=int(args.verbose and not args.quiet),
         print_fn=(lambda *a, **k: None) if args.quiet else print,
     )

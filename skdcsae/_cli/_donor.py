@@ -13,17 +13,22 @@ from .._dcsae import DCSAETransformer
 from ..kit import RELEASE_MODES, ReleaseSettings
 from ._common import (
     CLIError,
-    add_data_options,
-    add_device_option,
-    add_quiet_option,
     check_writable,
     estimator_default,
+    from_args,
     info,
     listing,
     load_data,
     pick_per_class,
-    positive_ints,
     read_key,
+)
+from ._options import (
+    add_command,
+    add_data_options,
+    add_device_option,
+    add_kit_file_options,
+    add_quiet_option,
+    positive_ints,
 )
 
 _ARCHS = {
@@ -90,13 +95,11 @@ def release_settings(args) -> ReleaseSettings:
     )
 
 
+_HELP = "train a DC-SAE on labelled images and export a kit"
+
+
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "donor",
-        help="train a DC-SAE on labelled images and export a kit",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "donor", run, help=_HELP, epilog=_EPILOG, doc=__doc__)
     p.add_argument(
         "data",
         help="labelled images: a MedMNIST-layout .npz or a folder with one sub-folder per class",
@@ -153,18 +156,13 @@ def add_parser(sub) -> None:
     )
     add_device_option(p)
     p.add_argument("--seed", type=int, default=None, help="random seed (0; none with --dp)")
-    p.add_argument(
-        "--key-file", default=None, help="sign the kit with the key in this file (HMAC-SHA256)"
-    )
-    p.add_argument("--force", action="store_true", help="overwrite an existing kit")
-    p.add_argument(
-        "--plots",
-        default=None,
-        metavar="DIR",
-        help="write latent-space and reconstruction plots (PNG) to DIR",
+    add_kit_file_options(
+        p,
+        key_help="sign the kit with the key in this file (HMAC-SHA256)",
+        force_help="overwrite an existing kit",
+        plots_help="write latent-space and reconstruction plots (PNG) to DIR",
     )
     add_quiet_option(p)
-    p.set_defaults(run=run)
 
 
 def _selected(bunch, keep):
@@ -215,12 +213,8 @@ def run(args) -> None:
         conv_channels=args.conv_channels or conv,
         dense_sizes=args.dense_sizes or dense,
         norm=args.norm or ("group" if args.dp else "batch"),
-        dp=args.dp,
-        target_epsilon=args.target_epsilon,
-        noise_multiplier=args.noise_multiplier,
+        **from_args(args, "dp", "target_epsilon", "noise_multiplier", "max_grad_norm", "device"),
         target_delta=args.delta,
-        max_grad_norm=args.max_grad_norm,
-        device=args.device,
         random_state=seed,
         verbose=0 if args.quiet else 1,
         **training,

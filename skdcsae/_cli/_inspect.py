@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
-
 from .._sanitize import terminal_text
 from ..kit import load_donor_kit
-from ._common import add_quiet_option, read_key
+from ._common import read_key
+from ._options import add_command, add_key_option, add_quiet_option
 
 _EPILOG = """example:
   skdcsae inspect kit.joblib
 """
 
+_HELP = "show what a donor kit contains, without loading it into a model"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "inspect",
-        help="show what a donor kit contains, without loading it into a model",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "inspect", run, help=_HELP, epilog=_EPILOG, doc=__doc__)
     p.add_argument("kit", help="donor kit file (.joblib)")
-    p.add_argument("--key-file", default=None, help="also verify the kit's signature")
+    add_key_option(p, "also verify the kit's signature")
     add_quiet_option(p)  # the summary is the result: it prints all the same
-    p.set_defaults(run=run)
 
 
 def run(args) -> None:

@@ -1,14 +1,19 @@
-"""``skdcsae keygen``: make a random key file for signing and checking donor kits."""
+"""``skdcsae keygen``: make a random key file for signing and checking donor kits.
+
+Write 32 random bytes (from Python's secrets module) as 64 hex digits to
+KEYFILE, readable and writable by you only (mode 600). Never overwrites a file
+unless --force is given.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import secrets
 from pathlib import Path
 
-from ._common import CLIError, add_quiet_option, info
+from ._common import CLIError, info
+from ._options import add_command, add_force_option, add_quiet_option
 
 _EPILOG = """example:
   skdcsae keygen secret.key
@@ -19,21 +24,14 @@ _EPILOG = """example:
 
 KEY_BYTES = 32  # 256 bits: as long as an HMAC-SHA256 digest
 
+_HELP = "make a random key file for --key-file (signing and checking kits)"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "keygen",
-        help="make a random key file for --key-file (signing and checking kits)",
-        description="Write 32 random bytes (from Python's secrets module) as 64 hex digits to "
-        "KEYFILE, readable and writable by you only (mode 600). Never overwrites a file "
-        "unless --force is given.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "keygen", run, help=_HELP, epilog=_EPILOG, doc=__doc__)
     p.add_argument("keyfile", metavar="KEYFILE", help="the key file to create")
-    p.add_argument("--force", action="store_true", help="replace an existing key file")
+    add_force_option(p, "replace an existing key file")
     add_quiet_option(p)
-    p.set_defaults(run=run)
 
 
 def write_key_file(path: Path, *, force: bool) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +10,13 @@ from .._sanitize import terminal_text
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler
 from ..recipient._outputs import add_review_options, check_outputs, label_and_write
-from ._common import (
+from ._common import estimator_default, info, listing, load_data, match_labels, read_key
+from ._options import (
+    add_command,
     add_data_options,
     add_device_option,
+    add_kit_file_options,
     add_quiet_option,
-    estimator_default,
-    info,
-    listing,
-    load_data,
-    match_labels,
-    read_key,
 )
 from ._scale import add_scale_arguments, run_streaming
 
@@ -34,14 +30,11 @@ _EPILOG = """examples:
   kit's accuracy against those labels)
 """
 
+_HELP = "label images with a donor kit; write a CSV"
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "recipient",
-        help="label images with a donor kit; write a CSV",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "recipient", run, help=_HELP, epilog=_EPILOG, doc=__doc__)
     p.add_argument("kit", help="donor kit file (.joblib)")
     p.add_argument(
         "data",
@@ -65,20 +58,15 @@ def add_parser(sub) -> None:
         action="store_true",
         help="label images whose pixel values leave the donor's range (refused by default)",
     )
-    p.add_argument(
-        "--key-file", default=None, help="require a kit signed with the key in this file"
-    )
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    p.add_argument(
-        "--plots",
-        default=None,
-        metavar="DIR",
-        help="write a latent-space plot of the recipient images (PNG) to DIR",
+    add_kit_file_options(
+        p,
+        key_help="require a kit signed with the key in this file",
+        force_help="overwrite existing output files",
+        plots_help="write a latent-space plot of the recipient images (PNG) to DIR",
     )
     add_review_options(p)
     add_scale_arguments(p)
     add_quiet_option(p)
-    p.set_defaults(run=run)
 
 
 def accuracy_report(data, labels, classes) -> str:

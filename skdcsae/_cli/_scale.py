@@ -18,7 +18,7 @@ from ..datasets._medmnist import MEDMNIST_INFO, _known_name
 from ..kit import load_donor_kit
 from ..recipient import RecipientLabeler, label_archive
 from ..recipient._malloc import tune_malloc
-from ._common import CLIError, info, listing, read_key
+from ._common import CLIError, from_args, info, listing, read_key
 
 __all__ = ["add_scale_arguments", "run_streaming"]
 
@@ -128,14 +128,9 @@ def _label(labeler, args, out):
         labeler,
         args.data,
         out,
-        partition_size=args.partition_size,
+        **from_args(args, "partition_size", "skip_bad", "split", "image_size", "color"),
+        **from_args(args, "labelled", "scheduler"),
         resume=not args.restart,
-        skip_bad=args.skip_bad,
-        split=args.split,
-        image_size=args.image_size,
-        color=args.color,
-        labelled=args.labelled,
-        scheduler=args.scheduler,
         n_workers=args.workers,
         overwrite=args.force,
         progress=False if args.quiet else None,
