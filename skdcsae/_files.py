@@ -100,15 +100,16 @@ def open_regular_file(path, *, max_bytes, follow_symlinks=True, limit_name=None)
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from skdcsae._files import open_regular_file
-    >>> path = os.path.join(tempfile.mkdtemp(), "scan.png")
-    >>> with open(path, "wb") as f:
-    ...     _ = f.write(b"12345")
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> path = folder / "scan.png"
+    >>> _ = path.write_bytes(b"12345")
     >>> with open_regular_file(path, max_bytes=10) as f:
     ...     f.read()
     b'12345'
-    >>> open_regular_file(os.path.dirname(path), max_bytes=10)
+    >>> open_regular_file(folder, max_bytes=10)
     Traceback (most recent call last):
         ...
     ValueError: ... is a folder; only regular files are read.
@@ -182,11 +183,11 @@ def read_regular_file(path, *, max_bytes, follow_symlinks=True, limit_name=None)
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from skdcsae._files import read_regular_file
-    >>> path = os.path.join(tempfile.mkdtemp(), "labels.csv")
-    >>> with open(path, "w") as f:
-    ...     _ = f.write("file,label\\n")
+    >>> path = Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("file,label\\n")
     >>> read_regular_file(path, max_bytes=1000)
     b'file,label\\n'
     >>> read_regular_file(path, max_bytes=4, limit_name="max_csv_bytes")

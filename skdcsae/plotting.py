@@ -37,20 +37,26 @@ __all__ = [
 ]
 
 
+def _draw_panels(panels, y, namer, *, ax, title, s, alpha, path, panel_title=True):
+    """Draw latent panels in one row (legend in the first) and save; a lone panel takes the
+    title as its own when ``panel_title``, else the figure takes it."""
+    y = _check_y(y, len(panels[0][0]))
+    fig, axes = _axes_for(ax, len(panels))
+    for i, (axis, (coords, labels, name)) in enumerate(zip(axes, panels, strict=True)):
+        _draw_panel(axis, coords, labels, name, y, namer, s=s, alpha=alpha, legend=i == 0)
+    if title is not None:
+        if panel_title and len(axes) == 1:
+            axes[0].set_title(title)
+        else:
+            fig.suptitle(title)
+    return _save(fig, path)
+
+
 @Substitution(**plot_docs)
 def plot_latent_space(
-    transformer,
-    X,
-    y=None,
-    *,
-    heads="all",
-    class_names=None,
-    ax=None,
-    title=None,
-    s=14,
-    alpha=0.7,
-    path=None,
-):
+    transformer, X, y=None, *, heads="all", class_names=None, ax=None, title=None, s=14,
+    alpha=0.7, path=None,
+):  # fmt: skip
     """Scatter plot of the latent features of ``X``, coloured by class.
 
     For a fitted multi-head skdcsae model such as :class:`~skdcsae.DCSAETransformer` (with
@@ -76,12 +82,7 @@ def plot_latent_space(
         integer label (such as a dataset Bunch's ``target_names``).
     ax : matplotlib Axes or sequence of Axes, default=None
         Where to draw, one Axes per panel. ``None`` creates a figure.
-    title : str, default=None
-        Figure title.
-    s : float, default=14
-        Marker size.
-    alpha : float, default=0.7
-        Marker opacity.
+    %(scatter_style)s
     %(plot_output)s
     ValueError
         If ``y`` and ``X`` differ in length, ``ax`` has the wrong number of Axes, ``heads``
@@ -98,40 +99,22 @@ def plot_latent_space(
     >>> from skdcsae import DCSAETransformer
     >>> from skdcsae.plotting import plot_latent_space
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), max_epochs=3, min_steps=0, random_state=0)
+    >>> dcsae = dcsae.fit(X, y)
     >>> fig = plot_latent_space(dcsae, X, y, class_names=["zero", "one"])
     >>> [ax.get_title() for ax in fig.axes]
     ['DCSAETransformer: head 0 (class zero)', 'DCSAETransformer: head 1 (class one)']
     """
     namer = _label_namer(class_names)
     panels = _latent_panels(transformer, X, heads, namer)
-    y = _check_y(y, len(panels[0][0]))
-    fig, axes = _axes_for(ax, len(panels))
-    for i, (axis, (coords, labels, panel_title)) in enumerate(zip(axes, panels, strict=True)):
-        _draw_panel(axis, coords, labels, panel_title, y, namer, s=s, alpha=alpha, legend=i == 0)
-    if title is not None:
-        if len(axes) == 1:
-            axes[0].set_title(title)
-        else:
-            fig.suptitle(title)
-    return _save(fig, path)
+    return _draw_panels(panels, y, namer, ax=ax, title=title, s=s, alpha=alpha, path=path)
 
 
 @Substitution(**plot_docs)
 def plot_latent_comparison(
-    transformers,
-    X,
-    y=None,
-    *,
-    heads="all",
-    class_names=None,
-    ax=None,
-    title=None,
-    s=14,
-    alpha=0.7,
-    path=None,
-):
+    transformers, X, y=None, *, heads="all", class_names=None, ax=None, title=None, s=14,
+    alpha=0.7, path=None,
+):  # fmt: skip
     """The latent spaces of several fitted models side by side (e.g. DC-SAE beside a VAE).
 
     Each model gets the panels :func:`plot_latent_space` would draw for it (one per head for
@@ -153,12 +136,7 @@ def plot_latent_comparison(
         Display names of the labels (see :func:`plot_latent_space`).
     ax : sequence of matplotlib Axes, default=None
         One Axes per panel; ``None`` creates a figure.
-    title : str, default=None
-        Figure title.
-    s : float, default=14
-        Marker size.
-    alpha : float, default=0.7
-        Marker opacity.
+    %(scatter_style)s
     %(plot_output)s
     ValueError
         If ``transformers`` is empty or neither a dict nor a list, or for any reason
@@ -171,8 +149,8 @@ def plot_latent_comparison(
     >>> from skdcsae import DCSAETransformer
     >>> from skdcsae.plotting import plot_latent_comparison
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), max_epochs=3, min_steps=0, random_state=0)
+    >>> dcsae = dcsae.fit(X, y)
     >>> fig = plot_latent_comparison({"DC-SAE": dcsae, "PCA": PCA(2).fit(X)}, X, y)
     >>> len(fig.axes)
     3
@@ -191,13 +169,9 @@ def plot_latent_comparison(
             if not isinstance(config, Mapping) or config.get("n_heads", 1) < 2:
                 chosen = "all"
         panels += _latent_panels(transformer, X, chosen, namer, name=name)
-    y = _check_y(y, len(panels[0][0]))
-    fig, axes = _axes_for(ax, len(panels))
-    for i, (axis, (coords, labels, panel_title)) in enumerate(zip(axes, panels, strict=True)):
-        _draw_panel(axis, coords, labels, panel_title, y, namer, s=s, alpha=alpha, legend=i == 0)
-    if title is not None:
-        fig.suptitle(title)
-    return _save(fig, path)
+    return _draw_panels(
+        panels, y, namer, ax=ax, title=title, s=s, alpha=alpha, path=path, panel_title=False
+    )
 
 
 @Substitution(**plot_docs)
@@ -247,8 +221,8 @@ def plot_reconstructions(
     >>> from skdcsae import DCSAETransformer
     >>> from skdcsae.plotting import plot_reconstructions
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> dcsae = DCSAETransformer(image_shape=(8, 8), conv_channels=(8, 4), dense_sizes=(32,),
-    ...                          max_epochs=3, min_steps=0, device="cpu", random_state=0).fit(X, y)
+    >>> dcsae = DCSAETransformer(image_shape=(8, 8), max_epochs=3, min_steps=0, random_state=0)
+    >>> dcsae = dcsae.fit(X, y)
     >>> fig = plot_reconstructions(dcsae, X, y, n=4)
     >>> len(fig.axes)  # 2 rows of 4
     8

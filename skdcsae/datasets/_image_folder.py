@@ -30,7 +30,7 @@ from ._folder import (
     sizes,
 )
 from ._labels_csv import read_labels_csv
-from ._read import read_file
+from ._read import Decoders, read_file
 
 __all__ = ["load_image_folder"]
 
@@ -334,7 +334,7 @@ def load_image_folder(
         )
 
     is_dicom = [Path(f).suffix.lower() in DICOM_EXTENSIONS for f in files]
-    dicom = _import_pydicom() if any(is_dicom) else None
+    decoders = Decoders(Image, ImageOps, _import_pydicom() if any(is_dicom) else None)
     channels = () if color == "gray" else (3,)
     data = None if size is None else np.empty((len(files), *channels, *size), np.uint8)
     arrays, keep, bad, info = [], [], [], []
@@ -345,9 +345,7 @@ def load_image_folder(
                 is_dicom=is_dicom[i],
                 limits=limits,
                 draft_side=None if size is None else max(size),
-                Image=Image,
-                ImageOps=ImageOps,
-                dicom=dicom,
+                decoders=decoders,
             )
             pixels = finish(decoded, size=size, color=color, Image=Image)
         except Exception as exc:  # any decoder error makes the file "unreadable"
@@ -434,7 +432,7 @@ def load_image_folder(
         descr.append(f"Labelled by subfolder: {terminal_text(', '.join(target_names))}.")
     else:
         descr.append("Unlabelled (no class subfolders).")
-    if dicom is not None:
+    if decoders.dicom is not None:
         descr.append(
             "DICOM: Modality LUT / rescale, then VOI LUT / windowing, min-max to 0-255, "
             "MONOCHROME1 inverted; no header values kept."

@@ -2,8 +2,8 @@
 
 Where the checksums and URLs come from
 --------------------------------------
-The URLs and MD5s below are copied from MedMNIST's own metadata, ``medmnist/info.py`` of the
-``MedMNIST/MedMNIST`` GitHub repository (version 3.0.2, commit
+The URL and the MD5s (in ``medmnist.json``) are copied from MedMNIST's own metadata,
+``medmnist/info.py`` of the ``MedMNIST/MedMNIST`` GitHub repository (version 3.0.2, commit
 ``3bb56be69bca38e5f105b21e4d6482b91354d3a4``), which points at the official Zenodo record
 10519652 (MedMNIST v2 and MedMNIST+). Only one of them has been checked against a real file
 by the skdcsae developers: the 28x28 ``pneumoniamnist.npz`` (MD5
@@ -14,7 +14,9 @@ fetcher refuses the file with a message that says so, and never loads unverified
 
 from __future__ import annotations
 
+import json
 import os
+from importlib import resources
 from numbers import Integral
 from pathlib import Path
 
@@ -45,73 +47,26 @@ _CITATION = (
     "Data: Zenodo, doi:10.5281/zenodo.10519652."
 )
 
-# name -> metadata. "md5" maps image size -> MD5 of the official file (see module docstring;
-# only pneumoniamnist at size 28 was verified against a real file here).
-MEDMNIST_INFO: dict[str, dict] = {
-    "pneumoniamnist": {
-        "title": "PneumoniaMNIST",
-        "description": (
-            "5,856 pediatric chest X-ray images (Kermany et al., Cell 2018), normal vs "
-            "pneumonia. The source training set is split 9:1 into train and val; the source "
-            "validation set is the test set. Center-cropped and resized, grayscale."
-        ),
-        "labels": ("normal", "pneumonia"),
-        "n_channels": 1,
-        "n_samples": {"train": 4708, "val": 524, "test": 624},
-        "license": "CC BY 4.0",
-        "md5": {
-            28: "28209eda62fecd6e6a2d98b1501bb15f",  # verified against a real file
-            64: "8f4eceb4ccffa70c672198ea285246c6",
-            128: "05b46931834c231683c68f40c47b2971",
-            224: "d6a3c71de1b945ea11211b03746c1fe1",
-        },
-        "binary": None,  # already binary
-    },
-    "breastmnist": {
-        "title": "BreastMNIST",
-        "description": (
-            "780 breast ultrasound images. The source classes normal and benign are merged "
-            "(label 1) against malignant (label 0). Split 7:1:2 into train, val and test; "
-            "resized, grayscale."
-        ),
-        "labels": ("malignant", "normal, benign"),
-        "n_channels": 1,
-        "n_samples": {"train": 546, "val": 78, "test": 156},
-        "license": "CC BY 4.0",
-        "md5": {
-            28: "750601b1f35ba3300ea97c75c52ff8f6",
-            64: "742edef2a1fd1524b2efff4bd7ba9364",
-            128: "363e4b3f8d712e9b5de15470a2aaadf1",
-            224: "b56378a6eefa9fed602bb16d192d4c8b",
-        },
-        "binary": None,  # already binary
-    },
-    "retinamnist": {
-        "title": "RetinaMNIST",
-        "description": (
-            "1,600 retina fundus images of the DeepDRiD challenge, graded 0-4 for diabetic "
-            "retinopathy severity (an ordinal task). The source training set is split 9:1 into "
-            "train and val; the source validation set is the test set. Center-cropped and "
-            "resized, RGB."
-        ),
-        "labels": ("0", "1", "2", "3", "4"),
-        "n_channels": 3,
-        "n_samples": {"train": 1080, "val": 120, "test": 400},
-        "license": "CC BY 4.0",
-        "md5": {
-            28: "bd4c0672f1bba3e3a89f0e4e876791e4",
-            64: "afda852cc34dcda56f86ad2b2457dbcc",
-            128: "e48e916a24454daf90583d4e6efb1a18",
-            224: "eae7e3b6f3fcbda4ae613ebdcbe35348",
-        },
-        # Grade 0 (no DR) against grades 1-4 (any DR), as the DC-SAE paper merges APTOS.
-        "binary": {
-            "mapping": (0, 1, 1, 1, 1),
-            "labels": ("no DR (grade 0)", "DR (grades 1-4)"),
-            "note": "grade 0 -> 0 (no DR); grades 1, 2, 3, 4 -> 1 (DR)",
-        },
-    },
-}
+
+# name -> metadata, kept as data in medmnist.json: title, description, labels, channels, split
+# sizes, license, "md5" (image size -> MD5 of the official file; see the module docstring:
+# only pneumoniamnist at size 28 was verified against a real file here) and "binary", the
+# dataset's binary view (None when already binary). RetinaMNIST's view is grade 0 (no DR)
+# against grades 1-4 (any DR), as the DC-SAE paper merges APTOS.
+def _read_info() -> dict[str, dict]:
+    text = resources.files(__package__).joinpath("medmnist.json").read_text(encoding="utf-8")
+    table = json.loads(text)
+    for info in table.values():
+        info["md5"] = {int(size): md5 for size, md5 in info["md5"].items()}
+        info["labels"] = tuple(info["labels"])
+        if info["binary"] is not None:
+            info["binary"] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in info["binary"].items()
+            }
+    return table
+
+
+MEDMNIST_INFO: dict[str, dict] = _read_info()
 
 
 def medmnist_filename(name: str, size: int) -> str:

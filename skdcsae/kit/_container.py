@@ -56,6 +56,11 @@ __all__ = [
     "load_container",
 ]
 
+# The types of a container's content and of a signing key, as the functions below take them.
+Meta = dict[str, Any]
+Tensors = Mapping[str, np.ndarray]
+Key = bytes | str | None
+
 _DOMAIN = b"skdcsae-donor-kit/3\0"
 
 
@@ -170,11 +175,7 @@ def _encode_sections(meta, tensors, limits: KitLimits) -> tuple[bytes, bytes]:
 
 
 def content_digests(
-    meta: dict[str, Any],
-    tensors: Mapping[str, np.ndarray],
-    *,
-    key: bytes | str | None = None,
-    limits: KitLimits = DEFAULT_LIMITS,
+    meta: Meta, tensors: Tensors, *, key: Key = None, limits: KitLimits = DEFAULT_LIMITS
 ) -> tuple[str, str | None]:
     """The SHA-256 digest (and HMAC) a container of this content carries, without the file.
 
@@ -201,11 +202,7 @@ def content_digests(
 
 
 def dump_container(
-    meta: dict[str, Any],
-    tensors: Mapping[str, np.ndarray],
-    *,
-    key: bytes | str | None = None,
-    limits: KitLimits = DEFAULT_LIMITS,
+    meta: Meta, tensors: Tensors, *, key: Key = None, limits: KitLimits = DEFAULT_LIMITS
 ) -> bytes:
     """Encode metadata and arrays as the bytes of a format-3 container.
 
@@ -292,10 +289,7 @@ def _verify(fields: dict, key: bytes | None) -> SignatureStatus:
 
 
 def load_container(
-    data: bytes | bytearray | memoryview,
-    *,
-    key: bytes | str | None = None,
-    limits: KitLimits = DEFAULT_LIMITS,
+    data: bytes | bytearray | memoryview, *, key: Key = None, limits: KitLimits = DEFAULT_LIMITS
 ) -> Container:
     """Verify and decode the bytes of a format-3 container, never unpickling them.
 

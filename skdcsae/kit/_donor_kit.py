@@ -129,6 +129,24 @@ def _single(kit: DonorKit, name: str) -> KitMember:
     return kit.members[0]
 
 
+class _OneMember:
+    """A read-only attribute of a kit: its only member's attribute of the same name.
+
+    A kit of several members has no single value: reading it raises ``ValueError``.
+    """
+
+    def __init__(self, doc: str):
+        self.__doc__ = doc[:-1] + " (one member only)."
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, kit, owner=None):
+        if kit is None:
+            return self
+        return getattr(_single(kit, self.name), self.name)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class DonorKit:
     """A donor kit: encoders and released donor features as plain data, with provenance.
@@ -270,49 +288,18 @@ class DonorKit:
 
     # --- the only member's parts ------------------------------------------------------------
     @property
-    def features(self) -> np.ndarray:
-        """The released feature rows (one member only; see the class docstring)."""
-        return _single(self, "features").features
-
-    @property
     def labels(self) -> np.ndarray:
         """The class of each released row, ``classes[label_index]`` (one member only)."""
         return self.classes[_single(self, "labels").label_index]
 
-    @property
-    def feature_weights(self) -> np.ndarray:
-        """Images each row stands for (one member only)."""
-        return _single(self, "feature_weights").feature_weights
-
-    @property
-    def encoder_config(self) -> dict:
-        """The encoder's architecture (one member only)."""
-        return _single(self, "encoder_config").encoder_config
-
-    @property
-    def encoder_weights(self) -> dict:
-        """The encoder's ``state_dict`` as arrays (one member only)."""
-        return _single(self, "encoder_weights").encoder_weights
-
-    @property
-    def sampling_seed(self) -> int | None:
-        """Seed of the paper-mode samples (one member only)."""
-        return _single(self, "sampling_seed").sampling_seed
-
-    @property
-    def hyperparameters(self) -> dict:
-        """The donor transformer's parameters and epochs run (one member only)."""
-        return _single(self, "hyperparameters").hyperparameters
-
-    @property
-    def privacy(self) -> dict | None:
-        """DP-SGD figures of the encoder's training, or None (one member only)."""
-        return _single(self, "privacy").privacy
-
-    @property
-    def n_rows(self) -> int:
-        """Number of released feature rows (one member only)."""
-        return _single(self, "n_rows").n_rows
+    features = _OneMember("The released feature rows.")
+    feature_weights = _OneMember("Images each row stands for.")
+    encoder_config = _OneMember("The encoder's architecture.")
+    encoder_weights = _OneMember("The encoder's ``state_dict`` as arrays.")
+    sampling_seed = _OneMember("Seed of the paper-mode samples.")
+    hyperparameters = _OneMember("The donor transformer's parameters and epochs run.")
+    privacy = _OneMember("DP-SGD figures of the encoder's training, or None.")
+    n_rows = _OneMember("Number of released feature rows.")
 
     # --- presentation -----------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -96,16 +96,23 @@ def example_kit(
     """
     rng = np.random.default_rng(seed)
     settings = ReleaseSettings.from_release(release)
-    if image_shape is None:
-        n_features = 64
-        input_shape, channels = [64], []
-        offset = np.zeros(64, dtype=np.float32)
-        scale, scaling, value_range = np.ones(64, dtype=np.float32), "standard", (0.0, 16.0)
-    else:
+    if image_shape is None:  # 64 features in 0-16 (digits), standardised per feature
+        n_features, input_shape, channels = 64, [64], []
+        preprocessing = {
+            "scaling": "standard",
+            "input_offset": np.zeros(64, dtype=np.float32),
+            "input_scale": np.ones(64, dtype=np.float32),
+            "input_range": (0.0, 16.0),
+        }
+    else:  # uint8 images, min-max scaled
         n_features = int(np.prod(image_shape))
         input_shape, channels = [int(s) for s in image_shape], [4]
-        offset, scale = np.array(0.0, dtype=np.float32), np.array(255.0, dtype=np.float32)
-        scaling, value_range = "minmax", (0.0, 255.0)
+        preprocessing = {
+            "scaling": "minmax",
+            "input_offset": np.array(0.0, dtype=np.float32),
+            "input_scale": np.array(255.0, dtype=np.float32),
+            "input_range": (0.0, 255.0),
+        }
     config = {
         "kind": "mlp" if image_shape is None else "conv",
         "input_shape": input_shape,
@@ -125,10 +132,7 @@ def example_kit(
         classes=np.asarray(list(classes)),
         image_shape=None if image_shape is None else tuple(input_shape),
         n_features_in=n_features,
-        scaling=scaling,
-        input_offset=offset,
-        input_scale=scale,
-        input_range=value_range,
+        **preprocessing,
         feature_mode=feature_mode,
         release=settings,
         n_images_per_class=tuple(counts),

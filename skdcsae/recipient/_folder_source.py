@@ -95,13 +95,13 @@ class _FolderPiece:
         from ..datasets._decoders import Limits, finish
         from ..datasets._folder import DICOM_EXTENSIONS, describe_error
         from ..datasets._image_folder import _import_pillow, _import_pydicom
-        from ..datasets._read import read_file
+        from ..datasets._read import Decoders, read_file
 
         Image, ImageOps = _import_pillow()
         size, color = self.options["image_size"], self.options["color"]
         limits = Limits(self.options["max_pixels"], self.options["max_file_bytes"])
         is_dicom = [Path(f).suffix.lower() in DICOM_EXTENSIONS for f in self.files]
-        dicom = _import_pydicom() if any(is_dicom) else None
+        decoders = Decoders(Image, ImageOps, _import_pydicom() if any(is_dicom) else None)
         shape = (len(self.files), *((3,) if color == "rgb" else ()), *size)
         images, names, bad = np.empty(shape, np.uint8), [], []
         for rel, dicom_file in zip(self.files, is_dicom, strict=True):
@@ -111,9 +111,7 @@ class _FolderPiece:
                     is_dicom=dicom_file,
                     limits=limits,
                     draft_side=max(size),
-                    Image=Image,
-                    ImageOps=ImageOps,
-                    dicom=dicom,
+                    decoders=decoders,
                 )
                 images[len(names)] = finish(decoded, size=size, color=color, Image=Image)
             except Exception as exc:  # any decoder error makes the file "unreadable"

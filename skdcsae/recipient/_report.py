@@ -402,18 +402,16 @@ def write_report(
 
     Examples
     --------
+    A small kit of random numbers stands in for a donor's:
+
     >>> import os, tempfile
     >>> from sklearn.datasets import load_digits
-    >>> from skdcsae import DCSAETransformer, RecipientLabeler
+    >>> from skdcsae import RecipientLabeler
+    >>> from skdcsae.kit._examples import example_kit
     >>> from skdcsae.recipient import write_report
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> X = X.reshape(-1, 8, 8)
-    >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
-    ...                          random_state=0).fit(X[:100], y[:100])
     >>> folder = tempfile.mkdtemp()
-    >>> _ = donor.export_donor_kit(os.path.join(folder, "kit.joblib"), X[:100], y[:100])
-    >>> labeler = RecipientLabeler(os.path.join(folder, "kit.joblib"), device="cpu").fit()
+    >>> labeler = RecipientLabeler(example_kit(), device="cpu").fit()
     >>> result = labeler.label(X[100:], review_fraction=0.1)
     >>> path = write_report(os.path.join(folder, "report.html"), labeler, X[100:], result,
     ...                     y_true=y[100:])

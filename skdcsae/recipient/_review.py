@@ -167,18 +167,15 @@ class ReviewMixin:
 
         Examples
         --------
-        >>> import os, tempfile
+        A small kit of random numbers stands in for a donor's (see
+        :class:`~skdcsae.RecipientLabeler` for one exported by a trained donor):
+
         >>> from sklearn.datasets import load_digits
-        >>> from skdcsae import DCSAETransformer, RecipientLabeler
+        >>> from skdcsae import RecipientLabeler
+        >>> from skdcsae.kit._examples import example_kit
         >>> X, y = load_digits(n_class=2, return_X_y=True)
-        >>> X = X.reshape(-1, 8, 8)
-        >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-        ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
-        ...                          random_state=0).fit(X[:100], y[:100])
-        >>> path = os.path.join(tempfile.mkdtemp(), "kit.joblib")
-        >>> _ = donor.export_donor_kit(path, X[:100], y[:100])
-        >>> result = RecipientLabeler(path, device="cpu").fit().label(
-        ...     X[100:], review_fraction=0.1)
+        >>> labeler = RecipientLabeler(example_kit(), device="cpu").fit()
+        >>> result = labeler.label(X[100:], review_fraction=0.1)
         >>> result.n_flagged, len(result.labels)
         (26, 260)
         >>> bool(result.confidence[result.review_order[0]] <= result.confidence.min())

@@ -261,18 +261,15 @@ def label_archive(
 
     Examples
     --------
+    A small kit of random numbers stands in for a donor's:
+
     >>> import os, tempfile
     >>> from sklearn.datasets import load_digits
-    >>> from skdcsae import DCSAETransformer
+    >>> from skdcsae.kit._examples import example_kit
     >>> from skdcsae.recipient import label_archive
     >>> X, y = load_digits(n_class=2, return_X_y=True)
-    >>> X = X.reshape(-1, 8, 8)
-    >>> donor = DCSAETransformer(image_shape=(8, 8), conv_channels=(16, 8),
-    ...                          dense_sizes=(64,), max_epochs=5, min_steps=0, device="cpu",
-    ...                          random_state=0).fit(X[:100], y[:100])
     >>> folder = tempfile.mkdtemp()
-    >>> kit = os.path.join(folder, "kit.joblib")
-    >>> _ = donor.export_donor_kit(kit, X[:100], y[:100])
+    >>> kit = example_kit()
     >>> report = label_archive(kit, X[100:], os.path.join(folder, "labels.csv"),
     ...                        partition_size=100, device="cpu")
     >>> report.n_labelled, report.n_partitions
