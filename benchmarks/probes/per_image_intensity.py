@@ -1,0 +1,66 @@
+"""Probe for issue #12: does normalising each image's intensity help the shifted recipient B?
+
+The donor's and the recipient's images are both transformed image by image before the
+defaults see them. ``stretch`` maps each image's own [min, max] to [0, 255]. ``zscore``
+standardises each image by its own mean and standard deviation. The model is
+``DCSAETransformer(random_state=seed)`` + ``SVC()``, with the benchmark's donor draw. Prints one
+JSON row per (config, n, seed)::
+
+    OMP_NUM_THREADS=1 python benchmarks/probes/per_image_intensity.py 180 0,1,2,3 stretch,zscore
+
+Results: ``benchmarks/results/probes/per_image_intensity.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import accuracy_score
+from sklearn.svm import SVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from run import donor_indices, load_dataset, recipient_sets
+
+from skdcsae import DCSAETransformer
+
+
+def stretch(X: np.ndarray) -> np.ndarray:
+    """Each image's own [min, max] mapped to [0, 255]."""
+    X = X.astype(np.float32)
+    low, high = X.min(axis=(1, 2), keepdims=True), X.max(axis=(1, 2), keepdims=True)
+    return 255 * (X - low) / np.maximum(high - low, 1)
+
+
+def zscore(X: np.ndarray) -> np.ndarray:
+    """Each image standardised by its own mean and standard deviation."""
+    X = X.astype(np.float32)
+    mean, std = X.mean(axis=(1, 2), keepdims=True), X.std(axis=(1, 2), keepdims=True)
+    return (X - mean) / np.maximum(std, 1e-3)
+
+
+CONFIGS = {"stretch": stretch, "zscore": zscore}
+
+
+def main(n: int, seeds: list[int], names: list[str]) -> None:
+    X_train, y_train, X_test, y_test = load_dataset("balanced")
+    for seed in seeds:
+        donor = donor_indices(y_train, n, seed)
+        sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
+        for name in names:
+            prepare = CONFIGS[name]
+            t0 = time.perf_counter()
+            est = DCSAETransformer(random_state=seed, device="cpu")
+            features = est.fit_transform(prepare(X_train[donor]), y_train[donor])
+            svc = SVC().fit(features, y_train[donor])
+            row = {"config": name, "n": n, "seed": seed, "fit_s": time.perf_counter() - t0}
+            for recipient, (X, y) in sets.items():
+                row[recipient] = accuracy_score(y, svc.predict(est.transform(prepare(X))))
+            print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")], sys.argv[3].split(","))
