@@ -1,14 +1,15 @@
-"""Probe for issue #12: does normalising each image's intensity help the shifted recipient B?
+"""Probes for issue #12: one change at a time from the DC-SAE defaults.
 
-The donor's and the recipient's images are both transformed image by image before the
-defaults see them. ``stretch`` maps each image's own [min, max] to [0, 255]. ``zscore``
-standardises each image by its own mean and standard deviation. The model is
-``DCSAETransformer(random_state=seed)`` + ``SVC()``, with the benchmark's donor draw. Prints one
-JSON row per (config, n, seed)::
+Fits ``DCSAETransformer(random_state=seed, **params)`` + ``SVC()`` on ``n`` balanced
+PneumoniaMNIST images per class (the benchmark's donor draw). It scores recipient A (the rest
+of the train split) and recipient B (the test split), and prints one JSON row per
+(config, n, seed)::
 
-    OMP_NUM_THREADS=1 python benchmarks/probes/per_image_intensity.py 180 0,1,2,3 stretch,zscore
+    OMP_NUM_THREADS=1 python benchmarks/probes/defaults_variants.py 180 0,1,2,3 defaults,d16
 
-Results: ``benchmarks/results/probes/per_image_intensity.md``.
+A config changes estimator parameters, or applies an image-by-image intensity step to the
+donor's and the recipient's images alike. Results: ``benchmarks/results/probes/latent_width.md``
+and ``per_image_intensity.md``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,19 @@ def zscore(X: np.ndarray) -> np.ndarray:
     return (X - mean) / np.maximum(std, 1e-3)
 
 
-CONFIGS = {"stretch": stretch, "zscore": zscore}
+def _unchanged(X: np.ndarray) -> np.ndarray:
+    return X
+
+
+#: name -> (estimator parameters, per-image step)
+CONFIGS = {
+    "defaults": ({}, _unchanged),
+    "steps3000": ({"min_steps": 3000}, _unchanged),
+    "d16": ({"n_components": 16}, _unchanged),
+    "d32": ({"n_components": 32}, _unchanged),
+    "stretch": ({}, stretch),
+    "zscore": ({}, zscore),
+}
 
 
 def main(n: int, seeds: list[int], names: list[str]) -> None:
@@ -51,9 +64,9 @@ def main(n: int, seeds: list[int], names: list[str]) -> None:
         donor = donor_indices(y_train, n, seed)
         sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
         for name in names:
-            prepare = CONFIGS[name]
+            params, prepare = CONFIGS[name]
             t0 = time.perf_counter()
-            est = DCSAETransformer(random_state=seed, device="cpu")
+            est = DCSAETransformer(random_state=seed, device="cpu", **params)
             features = est.fit_transform(prepare(X_train[donor]), y_train[donor])
             svc = SVC().fit(features, y_train[donor])
             row = {"config": name, "n": n, "seed": seed, "fit_s": time.perf_counter() - t0}
