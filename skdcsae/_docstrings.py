@@ -25,6 +25,7 @@ class Substitution:
         self.params = params
 
     def _fill(self, obj) -> None:
+        # A docstring without placeholders is left as written: its "%" needs no escaping.
         if obj.__doc__ and "%(" in obj.__doc__:
             obj.__doc__ = obj.__doc__ % self.params
 
@@ -106,6 +107,16 @@ _VAE_TRAINING = """lr : float, default=1e-3
     batch_size : int, default=32
         Mini-batch size."""
 
+_RAISES_NOT_FITTED = """Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator has not been fitted."""
+
+_X_RECIPIENT = """Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
+            Recipient images (uint8 or float) of the donor's shape"""
+
 shared_docs = {
     "image_shape": _IMAGE_SHAPE,
     "scaling": _SCALING,
@@ -121,45 +132,8 @@ shared_docs = {
     ----------
     S. Padhye et al., "CAMARADERIE: Content-Agnostic Medical Image Annotation with
     Privacy-Preserving Data Sharing", CIKM 2023.""",
-}
-
-#: The end of every plotting function's docstring (where it saves, what it returns, and the
-#: missing-matplotlib error; the function's own errors follow), and the scatter plots' style.
-plot_docs = {
-    "scatter_style": """title : str, default=None
-        Figure title.
-    s : float, default=14
-        Marker size.
-    alpha : float, default=0.7
-        Marker opacity.""",
-    "plot_output": """path : str or path-like, default=None
-        If given, save the figure there (PNG unless the extension says otherwise).
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        The figure drawn on.
-
-    Raises
-    ------
-    ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``)."""
-}
-
-
-_RAISES_NOT_FITTED = """Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the estimator has not been fitted."""
-
-_X_RECIPIENT = """Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
-            Recipient images (uint8 or float) of the donor's shape"""
-
-#: Whole sections of method docstrings: the ``X`` of a fitted estimator's methods and the
-#: errors they raise, the recipient's images and the kit's shape checks.
-shared_docs |= {
+    # Whole sections of method docstrings: the X of a fitted estimator's methods and the
+    # errors they raise, the recipient's images and the kit's shape checks.
     "params_X_fitted": """Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W)
@@ -188,3 +162,27 @@ shared_docs |= {
             feature count), or, with ``range_tolerance`` set, its values leave the donor's input
             range or look rescaled to [0, 1].""",
 }
+
+#: The end of every plotting function's docstring (where it saves, what it returns, and the
+#: missing-matplotlib error; the function's own errors follow), and the scatter plots' style.
+plot_docs = {
+    "scatter_style": """title : str, default=None
+        Figure title.
+    s : float, default=14
+        Marker size.
+    alpha : float, default=0.7
+        Marker opacity.""",
+    "plot_output": """path : str or path-like, default=None
+        If given, save the figure there (PNG unless the extension says otherwise).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed (``pip install skdcsae[plots]``)."""
+}
+

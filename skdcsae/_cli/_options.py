@@ -12,8 +12,9 @@ __all__ = [
     "add_force_option",
     "add_key_option",
     "add_kit_file_options",
-    "add_plots_option",
     "add_quiet_option",
+    "image_size",
+    "positive_ints",
 ]
 
 
@@ -70,11 +71,6 @@ def add_force_option(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--force", action="store_true", help=help)
 
 
-def add_plots_option(p: argparse.ArgumentParser, help: str) -> None:
-    """``--plots DIR``: write PNG plots to DIR."""
-    p.add_argument("--plots", default=None, metavar="DIR", help=help)
-
-
 def add_kit_file_options(
     p: argparse.ArgumentParser, *, key_help: str, force_help: str, plots_help: str
 ) -> None:
@@ -82,7 +78,7 @@ def add_kit_file_options(
     writes a kit and writes files beside it (``donor``, ``recipient``)."""
     add_key_option(p, key_help)
     add_force_option(p, force_help)
-    add_plots_option(p, plots_help)
+    p.add_argument("--plots", default=None, metavar="DIR", help=plots_help)
 
 
 def add_device_option(p: argparse.ArgumentParser) -> None:

@@ -123,13 +123,24 @@ def _given(report, kit) -> np.ndarray:
     return np.repeat(np.array([by_text[g] for (_, g), _ in pairs]), [n for _, n in pairs])
 
 
+#: Options passed to label_archive unchanged, under their own names.
+_LABEL_ARCHIVE_OPTIONS = (
+    "partition_size",
+    "skip_bad",
+    "split",
+    "image_size",
+    "color",
+    "labelled",
+    "scheduler",
+)
+
+
 def _label(labeler, args, out):
     return label_archive(
         labeler,
         args.data,
         out,
-        **from_args(args, "partition_size", "skip_bad", "split", "image_size", "color"),
-        **from_args(args, "labelled", "scheduler"),
+        **from_args(args, *_LABEL_ARCHIVE_OPTIONS),
         resume=not args.restart,
         n_workers=args.workers,
         overwrite=args.force,

@@ -136,7 +136,7 @@ class _OneMember:
     """
 
     def __init__(self, doc: str):
-        self.__doc__ = doc[:-1] + " (one member only)."
+        self.__doc__ = f"{doc} (one member only)."
 
     def __set_name__(self, owner, name: str) -> None:
         self.name = name
@@ -292,14 +292,14 @@ class DonorKit:
         """The class of each released row, ``classes[label_index]`` (one member only)."""
         return self.classes[_single(self, "labels").label_index]
 
-    features = _OneMember("The released feature rows.")
-    feature_weights = _OneMember("Images each row stands for.")
-    encoder_config = _OneMember("The encoder's architecture.")
-    encoder_weights = _OneMember("The encoder's ``state_dict`` as arrays.")
-    sampling_seed = _OneMember("Seed of the paper-mode samples.")
-    hyperparameters = _OneMember("The donor transformer's parameters and epochs run.")
-    privacy = _OneMember("DP-SGD figures of the encoder's training, or None.")
-    n_rows = _OneMember("Number of released feature rows.")
+    features = _OneMember("The released feature rows")
+    feature_weights = _OneMember("Images each row stands for")
+    encoder_config = _OneMember("The encoder's architecture")
+    encoder_weights = _OneMember("The encoder's ``state_dict`` as arrays")
+    sampling_seed = _OneMember("Seed of the paper-mode samples")
+    hyperparameters = _OneMember("The donor transformer's parameters and epochs run")
+    privacy = _OneMember("DP-SGD figures of the encoder's training, or None")
+    n_rows = _OneMember("Number of released feature rows")
 
     # --- presentation -----------------------------------------------------------------------
     def __repr__(self) -> str:
