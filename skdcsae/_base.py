@@ -287,6 +287,10 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
         """The skorch net that trains this fit (a subclass may pick one from its parameters)."""
         return self._net_class
 
+    def _latent_dim(self) -> int:
+        """Latent dimensions per head of this fit (a subclass may resolve ``"auto"``)."""
+        return self.n_components
+
     # --- training length, learning-rate schedule and augmentation -----------------------------
     def _training_epochs(self, n_train: int) -> int:
         """``max(max_epochs, ceil(min_steps / steps_per_epoch))``: a floor of optimiser steps."""
@@ -328,7 +332,7 @@ class _BaseLatentTransformer(_TorchEstimatorMixin, TransformerMixin, BaseEstimat
             input_shape=self._module_input_shape(),
             conv_channels=conv_channels,
             dense_sizes=dense_sizes,
-            latent_dim=self.n_components,
+            latent_dim=self._latent_dim(),
             n_heads=n_heads,
             norm=self.norm,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import KW_ONLY
-from numbers import Real
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
@@ -15,7 +15,7 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
 from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
-from ._nn import _DCSAENet
+from ._nn import _DCSAENet, auto_latent_dim
 from ._paper import PAPER_PARAMS
 from ._self_training import balanced_pseudo_labels
 from ._validation import unlabelled_mask
@@ -41,22 +41,25 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
     Parameters
     ----------
-    n_components : int, default=8
-        Latent dimensions per class head. The paper uses 2.
+    n_components : int or "auto", default="auto"
+        Latent dimensions per class head. ``"auto"`` widens the latent with the donor's data:
+        one dimension per ten images of the smallest class, at least 8 and at most 16 (8 up
+        to 89 images per class, 16 from 160). The width used is ``n_components_``. The paper
+        uses 2.
     alpha : float, default=10.0
         Weight of the reconstruction error. Paper: 10 for PneumoniaMNIST, 20 for APTOS/COVID.
     beta : float, default=10.0
         Weight of the repulsion term.
     rho : float or None, default=None
         Repulsion margin: the squared distance beyond which heads no longer repel. None means
-        ``2.5 * n_components``, a fixed multiple of the prior's squared radius (5 at the
+        ``2.5 * n_components_``, a fixed multiple of the prior's squared radius (5 at the
         paper's 2 dimensions, the paper's value).
     kl_weight : float, default=1.0
         Weight of the KL term on the wrong-class heads.
     feature_mode : {"means", "paper"}, default="means"
         What ``transform`` returns.
 
-        - ``"means"``: the means of *all* heads, concatenated (``K * n_components`` features).
+        - ``"means"``: the means of *all* heads, concatenated (``K * n_components_`` features).
           Deterministic and label-free, so donor and recipient features live in the same space.
         - ``"paper"``: Algorithm 1 of the paper (binary only). ``fit_transform(X, y)`` returns a
           sample from each image's true-label head; ``transform(X)`` a sample from the positive
@@ -163,6 +166,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels seen in ``fit``; head ``k`` belongs to ``classes_[k]``.
+    n_components_ : int
+        Latent dimensions per head of this fit: ``n_components``, or its ``"auto"`` width.
     %(fitted_attributes)s
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
@@ -208,6 +213,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         **_BaseLatentTransformer._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "rho": [Interval(Real, 0, None, closed="neither"), None],
         "self_training": [Interval(Real, 0, 1, closed="neither"), None],
         "kl_weight": [Interval(Real, 0, None, closed="left")],
@@ -220,7 +226,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     }
     _net_class = _DCSAENet
 
-    n_components: int = 8
+    n_components: int | str = "auto"
     _: KW_ONLY
     alpha: float = 10.0
     beta: float = 10.0
@@ -240,8 +246,11 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     self_training: float | None = 0.5
     batch_size: int = 16
 
+    def _latent_dim(self) -> int:
+        return self.n_components_
+
     def _rho(self) -> float:
-        return 2.5 * self.n_components if self.rho is None else float(self.rho)
+        return 2.5 * self.n_components_ if self.rho is None else float(self.rho)
 
     def _net_kwargs(self):
         kwargs = {
@@ -342,6 +351,11 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
                 "dp=True trains on the labelled rows only: pass self_training=None to keep "
                 "the -1 rows for the input scaling, or leave them out."
             )
+        self.n_components_ = (
+            auto_latent_dim(int(np.bincount(y_index).min()))
+            if self.n_components == "auto"
+            else int(self.n_components)
+        )
         self._dp_settings = self._check_dp(int(labelled.sum()))
         self._fit_scaling(X)  # every donor image, labelled or not
         X_train, y_train = X[labelled], y_index
@@ -377,8 +391,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_classes * n_components) or (n_samples,\
- n_components)
+        X_new : ndarray of shape (n_samples, n_classes * n_components_) or (n_samples,\
+ n_components_)
             All heads' means (``feature_mode="means"``), or samples from the positive head
             (``"paper"``). float32 for float32 input, float64 otherwise.
 
@@ -451,12 +465,12 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         check_is_fitted(self, "net_")
         prefix = type(self).__name__.lower()
         if self.feature_mode == "paper":
-            names = [f"{prefix}_z{j}" for j in range(self.n_components)]
+            names = [f"{prefix}_z{j}" for j in range(self.n_components_)]
         else:
             names = [
                 f"{prefix}_head{k}_z{j}"
                 for k in range(len(self.classes_))
-                for j in range(self.n_components)
+                for j in range(self.n_components_)
             ]
         return np.asarray(names, dtype=object)
 

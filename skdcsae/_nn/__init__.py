@@ -14,6 +14,7 @@ from ._modules import (
     MultiHeadEncoder,
     MultiHeadVAE,
     auto_architecture,
+    auto_latent_dim,
     conv_stage_sizes,
     make_config,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "_LatentNet",
     "_VAENet",
     "auto_architecture",
+    "auto_latent_dim",
     "conv_stage_sizes",
     "dcsae_loss_terms",
     "kl_to_standard_normal",

@@ -72,6 +72,16 @@ def auto_architecture(input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tu
     return channels, (256,)
 
 
+def auto_latent_dim(n_per_class: int) -> int:
+    """Latent dimensions per head for the smallest class's image count: the ``"auto"`` width.
+
+    One dimension per ten images of the smallest class, at least 8 and at most 16: 8 up to 89
+    images per class, 16 from 160. A head's dimensions are what its class's images must pin
+    down, so a donor with few images gets a narrow latent and a larger donor a wider one.
+    """
+    return int(min(16, max(8, n_per_class // 10)))
+
+
 def conv_stage_sizes(height: int, width: int, n_stages: int) -> list[tuple[int, int]]:
     """Feature-map size at the input of each conv stage, plus the final size.
 
