@@ -28,6 +28,7 @@ from ._options import (
     add_device_option,
     add_kit_file_options,
     add_quiet_option,
+    auto_or_positive_int,
     positive_ints,
 )
 
@@ -55,7 +56,11 @@ _TRAINING_OPTIONS = {
     "beta": ("--beta", float, "repulsion weight"),
     "rho": ("--rho", float, "repulsion margin (default: 2.5 x --latent-dim)"),
     "kl_weight": ("--kl-weight", float, "KL weight"),
-    "n_components": ("--latent-dim", int, "latent dimensions per head"),
+    "n_components": (
+        "--latent-dim",
+        auto_or_positive_int,
+        "latent dimensions per head ('auto': 8 to 16, one per 10 images of the smallest class)",
+    ),
     "max_epochs": ("--epochs", int, "fewest training epochs"),
     "min_steps": ("--steps", int, "fewest optimiser steps (0: exactly --epochs epochs)"),
     "batch_size": ("--batch-size", int, "mini-batch size"),
@@ -115,7 +120,8 @@ def add_parser(sub) -> None:
     for param, (flag, kind, text) in _TRAINING_OPTIONS.items():
         default = estimator_default(DCSAETransformer, param)
         if default is not None:
-            text = f"{text} (default: {default:g})"
+            shown = default if isinstance(default, str) else f"{default:g}"
+            text = f"{text} (default: {shown})"
         p.add_argument(flag, type=kind, default=None, dest=param, help=text)
     p.add_argument(
         "--arch",

@@ -13,6 +13,7 @@ __all__ = [
     "add_key_option",
     "add_kit_file_options",
     "add_quiet_option",
+    "auto_or_positive_int",
     "image_size",
     "positive_ints",
 ]
@@ -29,6 +30,19 @@ def positive_ints(text: str) -> tuple[int, ...]:
     if not values or min(values) <= 0:
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
+
+
+def auto_or_positive_int(text: str) -> int | str:
+    """``"auto"`` or a positive integer; an argparse type."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return value
 
 
 def image_size(text: str) -> tuple[int, int]:

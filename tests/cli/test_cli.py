@@ -213,6 +213,8 @@ def test_demo_runs(tmp_path):
         (["recipient", "missing.joblib", "x", "--out", "l.csv"], "missing.joblib"),
         (["inspect", "missing.joblib"], "missing.joblib"),
         (["donor", "x", "--out", "k", "--conv-channels", "a,b"], "comma-separated integers"),
+        (["donor", "x", "--out", "k", "--latent-dim", "wide"], "'auto' or a positive integer"),
+        (["donor", "x", "--out", "k", "--latent-dim", "0"], "'auto' or a positive integer"),
         (["demo", "--device", "gpu"], "Unknown device"),
         (["audit", "missing.joblib", "--members", "a", "--non-members", "b"], "missing.joblib"),
     ],
