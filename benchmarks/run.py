@@ -922,7 +922,9 @@ def cmd_report(args) -> None:
             "sequence of `--datasets/--order/--sizes` invocations listed in "
             "`benchmarks/README.md` so that the most important results landed first",
             "- DC-SAE (defaults): `DCSAETransformer(random_state=seed)` with nothing else set "
-            "(latent 8 per head, rho 2.5 per dimension, the 'auto' net (32, 16)/(256,) at 28x28, "
+            "(latent 'auto': 8 per head up to 89 images per class, then one per 10 images "
+            "up to 16, "
+            "rho 2.5 per dimension, the 'auto' net (32, 16)/(256,) at 28x28, "
             "batch 16, at least 1,500 steps with cosine decay and on-the-fly augmentation: "
             f"epochs {epochs(lambda m: 'defaults' in m)}) + `SVC()`; DC-SAE (defaults, kit): "
             "the same fit exported as a donor kit at the default release (synthetic rows), "
