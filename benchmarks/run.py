@@ -470,14 +470,14 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
 
     Same module class and config, DC-SAE loss, Adam and lr, batch size, shuffling per epoch and
     pre-scaled float32 tensors as ``DCSAETransformer.fit``, and the same work per batch where
-    ``est`` asks for it: the random affine augmentation of every training batch and the
+    ``est`` asks for it: the random affine and gamma augmentation of every training batch and the
     per-batch cosine learning-rate decay. No skorch, no history, no callbacks.
     """
     import math
 
     import torch
 
-    from skdcsae._nn._augment import check_augmentation, random_affine
+    from skdcsae._nn._augment import augment_images, check_augmentation
     from skdcsae._nn._loss import dcsae_loss_terms
     from skdcsae._nn._modules import MultiHeadVAE
 
@@ -500,7 +500,7 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
             idx = perm[i : i + est.batch_size]
             xb, yb = Xt[idx], yt[idx]
             if augment:
-                xb = random_affine(xb, g, augment)
+                xb = augment_images(xb, g, augment)
             if cosine:
                 for group in opt.param_groups:
                     group["lr"] = 0.5 * est.lr * (1 + math.cos(math.pi * step / total_steps))

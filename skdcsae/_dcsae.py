@@ -139,9 +139,12 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     augment : bool or dict, default=True
         Jitter every training image on the fly with a small random affine (rotation up to
         10 degrees, shift up to 7%% of the side, scale up to 5%%, bilinear, border padding;
-        no flips, since laterality matters in medical images), drawn from the seeded
-        generator. A dict overrides ``{"rotation": 10.0, "shift": 0.07, "scale": 0.05}``.
-        Images only (tabular data is never augmented); ``False`` is the paper's setting.
+        no flips, since laterality matters in medical images) and then a random gamma curve
+        on the image's own intensity range (exponent ``exp(U(-0.4, 0.4))``, 0.67 to 1.49),
+        drawn from the seeded generator. A dict overrides
+        ``{"rotation": 10.0, "shift": 0.07, "scale": 0.05, "gamma": 0.4}``; ``"gamma": 0``
+        is the affine alone. Images only (tabular data is never augmented); ``False`` is the
+        paper's setting.
     self_training : float or None, default=0.5
         What rows labelled ``-1`` (unlabelled donor images, scikit-learn's semi-supervised
         convention) add to the fit. With a float, a first fit on the labelled rows labels them

@@ -96,7 +96,7 @@ _VAE_SCHEDULE = """min_steps : int, default=0
     lr_schedule : {"constant", "cosine"}, default="constant"
         ``"cosine"`` decays the learning rate from ``lr`` to 0 over all the steps.
     augment : bool or dict, default=False
-        Jitter training images on the fly with a small random affine, as
+        Jitter training images on the fly with a small random affine and gamma, as
         :class:`~skdcsae.DCSAETransformer` does by default."""
 
 _VAE_TRAINING = """lr : float, default=1e-3

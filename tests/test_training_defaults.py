@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from skdcsae import PAPER_PARAMS, DCSAETransformer
-from skdcsae._nn._augment import DEFAULT_AUGMENTATION, check_augmentation, random_affine
+from skdcsae._nn._augment import (
+    DEFAULT_AUGMENTATION,
+    augment_images,
+    check_augmentation,
+    random_affine,
+    random_gamma,
+)
 from skdcsae._nn._modules import auto_architecture, auto_latent_dim
 
 from .kit_helpers import digits_images
@@ -53,9 +59,34 @@ def test_a_shift_moves_a_spot_by_the_asked_fraction():
     assert row == pytest.approx(10 - float(u[0, 3]) * 0.25 * 20, abs=1)
 
 
+def test_gamma_keeps_each_image_range_and_order_and_bends_the_middle():
+    x = torch.rand(8, 1, 6, 6) * 3 - 1  # any scaling: values in [-1, 2]
+    x[3] = 0.5  # a constant image is left alone
+    out = random_gamma(x, torch.Generator().manual_seed(0), 0.4)
+    torch.testing.assert_close(out.amin(dim=(1, 2, 3)), x.amin(dim=(1, 2, 3)))
+    torch.testing.assert_close(out.amax(dim=(1, 2, 3)), x.amax(dim=(1, 2, 3)))
+    torch.testing.assert_close(out[3], x[3])
+    order = torch.argsort(x[0].flatten())
+    assert torch.all(torch.diff(out[0].flatten()[order]) >= -1e-6)  # monotone per image
+    assert not torch.allclose(out[0], x[0], atol=1e-3)
+    same = random_gamma(x, torch.Generator().manual_seed(0), 0.4)
+    assert torch.equal(out, same)
+
+
+def test_gamma_zero_is_the_affine_alone():
+    x = torch.rand(4, 1, 10, 10)
+    settings = {**DEFAULT_AUGMENTATION, "gamma": 0.0}
+    alone = random_affine(x, torch.Generator().manual_seed(3), settings)
+    torch.testing.assert_close(augment_images(x, torch.Generator().manual_seed(3), settings), alone)
+    both = augment_images(x, torch.Generator().manual_seed(3), DEFAULT_AUGMENTATION)
+    assert not torch.allclose(both, alone)
+    assert check_augmentation({"gamma": 0})["gamma"] == 0.0
+
+
 @pytest.mark.parametrize(
     ("augment", "message"),
-    [({"flip": 1}, "unknown keys"), ({"rotation": 200}, "rotation"), ({"shift": -0.1}, "shift")],
+    [({"flip": 1}, "unknown keys"), ({"rotation": 200}, "rotation"), ({"shift": -0.1}, "shift"),
+     ({"gamma": 3}, "gamma")],
 )
 def test_bad_augmentation_settings_are_refused(augment, message):
     with pytest.raises(ValueError, match=message):

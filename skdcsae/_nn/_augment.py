@@ -1,9 +1,10 @@
-"""On-the-fly augmentation of training images: a small random affine per image and step.
+"""On-the-fly augmentation of training images: a small random affine and gamma per image.
 
-Label-preserving geometric jitter that radiographs, fundus photographs and CT slices all
-tolerate: rotation, shift (a fraction of the image side, so one setting suits 28x28 and
-224x224) and scale, bilinear with border padding. No flips: laterality carries meaning in
-medical images. Drawn from a seeded :class:`torch.Generator`, so a fit is reproducible.
+Label-preserving jitter that radiographs, fundus photographs and CT slices all tolerate:
+rotation, shift (a fraction of the image side, so one setting suits 28x28 and 224x224) and
+scale, bilinear with border padding, then a random gamma curve on each image's own intensity
+range (how two scanners' exposure and windowing differ). No flips: laterality carries meaning
+in medical images. Drawn from a seeded :class:`torch.Generator`, so a fit is reproducible.
 """
 
 from __future__ import annotations
@@ -13,15 +14,22 @@ import math
 import torch
 from torch.nn import functional as F
 
-__all__ = ["DEFAULT_AUGMENTATION", "check_augmentation", "random_affine"]
+__all__ = [
+    "DEFAULT_AUGMENTATION",
+    "augment_images",
+    "check_augmentation",
+    "random_affine",
+    "random_gamma",
+]
 
-#: Rotation in degrees, shift as a fraction of the side, scale as a relative change.
-DEFAULT_AUGMENTATION = {"rotation": 10.0, "shift": 0.07, "scale": 0.05}
-_LIMITS = {"rotation": 180.0, "shift": 0.5, "scale": 0.5}
+#: Rotation in degrees, shift as a fraction of the side, scale as a relative change, and the
+#: log-range of the gamma exponent (0.4: exponents from 0.67 to 1.49).
+DEFAULT_AUGMENTATION = {"rotation": 10.0, "shift": 0.07, "scale": 0.05, "gamma": 0.4}
+_LIMITS = {"rotation": 180.0, "shift": 0.5, "scale": 0.5, "gamma": 2.0}
 
 
 def check_augmentation(augment) -> dict[str, float] | None:
-    """``True``/``False``/a dict of ``rotation``/``shift``/``scale`` -> settings or None.
+    """``True``/``False``/a dict of ``rotation``/``shift``/``scale``/``gamma`` -> settings.
 
     Raises
     ------
@@ -62,3 +70,32 @@ def random_affine(x: torch.Tensor, generator: torch.Generator, settings: dict) -
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_gamma(x: torch.Tensor, generator: torch.Generator, strength: float) -> torch.Tensor:
+    """Each image of ``x`` (``(n, C, H, W)``) through its own random gamma curve.
+
+    The exponent is ``exp(U(-strength, strength))``, applied to the image's intensities
+    rescaled from its own ``[min, max]`` to ``[0, 1]`` and back, so the darkest and brightest
+    values stay where they are whatever the input scaling, and the curve bends the values in
+    between (a constant image is left as it is).
+    """
+    n = x.shape[0]
+    u = (torch.rand(n, generator=generator) * 2 - 1).to(device=x.device, dtype=x.dtype)
+    exponent = torch.exp(u * strength).view(n, 1, 1, 1)
+    low = x.amin(dim=(1, 2, 3), keepdim=True)
+    span = x.amax(dim=(1, 2, 3), keepdim=True) - low
+    safe = torch.where(span > 0, span, torch.ones_like(span))
+    return low + span * ((x - low) / safe).clamp(0, 1) ** exponent
+
+
+def augment_images(x: torch.Tensor, generator: torch.Generator, settings: dict) -> torch.Tensor:
+    """:func:`random_affine`, then :func:`random_gamma` unless ``settings["gamma"]`` is 0.
+
+    With ``gamma=0`` no number is drawn for it, so the draws (and the fit) are those of the
+    affine alone.
+    """
+    x = random_affine(x, generator, settings)
+    if settings.get("gamma"):
+        x = random_gamma(x, generator, settings["gamma"])
+    return x

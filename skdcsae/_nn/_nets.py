@@ -7,7 +7,7 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
-from ._augment import random_affine
+from ._augment import augment_images
 from ._loss import dcsae_loss_terms, kl_to_standard_normal, reconstruction_error
 
 __all__ = ["_DCSAENet", "_LatentNet", "_VAENet"]
@@ -24,7 +24,7 @@ class _LatentNet(NeuralNet):
     Each term's batch mean is recorded in the history (``train_<term>`` / ``valid_<term>``)
     and averaged per epoch by :class:`skorch.callbacks.PassthroughScoring`.
 
-    ``augment`` (settings of :func:`~skdcsae._nn._augment.random_affine`, or None) jitters
+    ``augment`` (settings of :func:`~skdcsae._nn._augment.augment_images`, or None) jitters
     every training batch of images on the fly, from a generator seeded with ``augment_seed``;
     the reconstruction target is the jittered image. Validation batches are never augmented.
     """
@@ -49,7 +49,7 @@ class _LatentNet(NeuralNet):
             Xi, yi = unpack_data(batch)
             Xi = to_tensor(Xi, device=self.device)
             if Xi.ndim == 4 and len(Xi):
-                batch = (random_affine(Xi, self.augment_generator_, self.augment), yi)
+                batch = (augment_images(Xi, self.augment_generator_, self.augment), yi)
         return super().train_step_single(batch, **fit_params)
 
     def loss_terms(self, y_pred, y_true, X) -> dict[str, torch.Tensor]:
