@@ -206,8 +206,10 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), max_epochs=5, min_steps=0, random_state=0)
     >>> model = make_pipeline(dcsae, SVC()).fit(X[:200], y[:200])
-    >>> dcsae.transform(X[:3]).shape  # 8 latent dimensions per class head
-    (3, 16)
+    >>> dcsae.n_components_  # "auto": one per 10 images of the smallest class, 8 to 16
+    9
+    >>> dcsae.transform(X[:3]).shape  # 9 latent dimensions per class head
+    (3, 18)
     >>> bool(model.score(X[200:], y[200:]) > 0.9)
     True
     """
@@ -394,10 +396,10 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_classes * n_components_) or (n_samples,\
- n_components_)
+        X_new : ndarray of shape (n_samples, n_classes * d) or (n_samples, d)
             All heads' means (``feature_mode="means"``), or samples from the positive head
-            (``"paper"``). float32 for float32 input, float64 otherwise.
+            (``"paper"``), with ``d = n_components_`` latent dimensions per head. float32 for
+            float32 input, float64 otherwise.
 
         %(raises_fitted)s
         """
