@@ -24,8 +24,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import SVC
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from run import donor_indices, load_dataset, recipient_sets
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _draws import balanced_draws
 
 from skdcsae import DCSAETransformer, ResNet18Classifier
 
@@ -65,13 +65,10 @@ def _score(est, X):
 
 
 def main(n: int, seeds: list[int], names: list[str]) -> None:
-    X_train, y_train, X_test, y_test = load_dataset("balanced")
-    for seed in seeds:
-        donor = donor_indices(y_train, n, seed)
-        sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
         for name in names:
             t0 = time.perf_counter()
-            est = model(name, seed).fit(X_train[donor], y_train[donor])
+            est = model(name, seed).fit(X_donor, y_donor)
             row = {"method": name, "n": n, "seed": seed, "fit_s": round(time.perf_counter() - t0, 1)}
             for recipient, (X, y) in sets.items():
                 row[recipient] = round(accuracy_score(y, est.predict(X)), 4)

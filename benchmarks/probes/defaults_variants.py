@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 from sklearn.svm import SVC
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from run import donor_indices, load_dataset, recipient_sets
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _draws import balanced_draws
 
 from skdcsae import DCSAETransformer
 
@@ -59,16 +59,13 @@ CONFIGS = {
 
 
 def main(n: int, seeds: list[int], names: list[str]) -> None:
-    X_train, y_train, X_test, y_test = load_dataset("balanced")
-    for seed in seeds:
-        donor = donor_indices(y_train, n, seed)
-        sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
         for name in names:
             params, prepare = CONFIGS[name]
             t0 = time.perf_counter()
             est = DCSAETransformer(random_state=seed, device="cpu", **params)
-            features = est.fit_transform(prepare(X_train[donor]), y_train[donor])
-            svc = SVC().fit(features, y_train[donor])
+            features = est.fit_transform(prepare(X_donor), y_donor)
+            svc = SVC().fit(features, y_donor)
             row = {"config": name, "n": n, "seed": seed, "fit_s": time.perf_counter() - t0}
             for recipient, (X, y) in sets.items():
                 row[recipient] = accuracy_score(y, svc.predict(est.transform(prepare(X))))

@@ -24,8 +24,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.svm import SVC
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from run import donor_indices, load_dataset, recipient_sets
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _draws import balanced_draws
 
 from skdcsae import DCSAETransformer
 
@@ -45,18 +45,15 @@ def feature_sets(est: DCSAETransformer, X: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def main(n: int, seeds: list[int], params: dict) -> None:
-    X_train, y_train, X_test, y_test = load_dataset("balanced")
-    for seed in seeds:
-        donor = donor_indices(y_train, n, seed)
-        sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
         t0 = time.perf_counter()
         est = DCSAETransformer(random_state=seed, device="cpu", **params)
-        est.fit(X_train[donor], y_train[donor])
+        est.fit(X_donor, y_donor)
         fit_s = round(time.perf_counter() - t0, 1)
-        donor_sets = feature_sets(est, X_train[donor])
+        donor_sets = feature_sets(est, X_donor)
         recipient = {name: feature_sets(est, X) for name, (X, _) in sets.items()}
         for mode, F in donor_sets.items():
-            svc = SVC().fit(F, y_train[donor])
+            svc = SVC().fit(F, y_donor)
             row = {"mode": mode, "params": params, "n": n, "seed": seed, "fit_s": fit_s}
             for name, (_, y) in sets.items():
                 G = recipient[name][mode]

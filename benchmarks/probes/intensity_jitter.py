@@ -1,7 +1,8 @@
 """Probe for issue #12: intensity jitter in the training augmentation.
 
 Two hospitals' scanners differ in contrast and brightness as much as in positioning. This
-probe adds a random per-image intensity change after the library's random affine (training
+probe adds a random per-image intensity change after the library's random affine (with the
+library's own gamma curve, the default since commit ``77265ed``, switched off) (training
 only: the recipient's images are untouched, so the kit format does not change), and fits
 ``DCSAETransformer(random_state=seed)`` + ``SVC()`` on balanced PneumoniaMNIST with the
 benchmark's donor draw. A is the rest of the train split, B the test split (the shifted
@@ -30,13 +31,13 @@ import torch
 from sklearn.metrics import accuracy_score
 from sklearn.svm import SVC
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from run import donor_indices, load_dataset, recipient_sets
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _draws import balanced_draws
 
 import skdcsae._nn._nets as nets
 from skdcsae import DCSAETransformer
 
-_affine = nets.random_affine
+_augment = nets.augment_images
 
 
 def _uniform(n: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
@@ -60,22 +61,20 @@ CONFIGS = {"linear": linear, "gamma": gamma}
 
 
 def main(n: int, seeds: list[int], names: list[str]) -> None:
-    X_train, y_train, X_test, y_test = load_dataset("balanced")
-    for seed in seeds:
-        donor = donor_indices(y_train, n, seed)
-        sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
         for name in names:
             jitter = CONFIGS[name]
 
             def augmented(x, generator, settings, jitter=jitter):
-                return jitter(_affine(x, generator, settings), generator)
+                return jitter(_augment(x, generator, settings), generator)
 
-            nets.random_affine = augmented
+            nets.augment_images = augmented
             t0 = time.perf_counter()
-            est = DCSAETransformer(random_state=seed, device="cpu")
-            features = est.fit_transform(X_train[donor], y_train[donor])
-            nets.random_affine = _affine
-            svc = SVC().fit(features, y_train[donor])
+            # the library's own gamma off: its affine alone, then the probe's change
+            est = DCSAETransformer(random_state=seed, device="cpu", augment={"gamma": 0.0})
+            features = est.fit_transform(X_donor, y_donor)
+            nets.augment_images = _augment
+            svc = SVC().fit(features, y_donor)
             row = {"config": name, "n": n, "seed": seed, "fit_s": round(time.perf_counter() - t0, 1)}
             for recipient, (X, y) in sets.items():
                 row[recipient] = round(accuracy_score(y, svc.predict(est.transform(X))), 4)
