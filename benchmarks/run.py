@@ -470,8 +470,8 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
 
     Same module class and config, DC-SAE loss, Adam and lr, batch size, shuffling per epoch and
     pre-scaled float32 tensors as ``DCSAETransformer.fit``, and the same work per batch where
-    ``est`` asks for it: the random affine and gamma augmentation of every training batch and the
-    per-batch cosine learning-rate decay. No skorch, no history, no callbacks.
+    ``est`` asks for it: the random affine and gamma augmentation of every training batch
+    and the per-batch cosine learning-rate decay. No skorch, no history, no callbacks.
     """
     import math
 
@@ -923,8 +923,7 @@ def cmd_report(args) -> None:
             "`benchmarks/README.md` so that the most important results landed first",
             "- DC-SAE (defaults): `DCSAETransformer(random_state=seed)` with nothing else set "
             "(latent 'auto': 8 per head up to 89 images per class, then one per 10 images "
-            "up to 16, "
-            "rho 2.5 per dimension, the 'auto' net (32, 16)/(256,) at 28x28, "
+            "up to 16, rho 2.5 per dimension, the 'auto' net (32, 16)/(256,) at 28x28, "
             "batch 16, at least 1,500 steps with cosine decay and on-the-fly augmentation: "
             f"epochs {epochs(lambda m: 'defaults' in m)}) + `SVC()`; DC-SAE (defaults, kit): "
             "the same fit exported as a donor kit at the default release (synthetic rows), "

@@ -185,4 +185,3 @@ plot_docs = {
     ImportError
         If matplotlib is not installed (``pip install skdcsae[plots]``)."""
 }
-
