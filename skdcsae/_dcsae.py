@@ -43,8 +43,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     ----------
     n_components : int or "auto", default="auto"
         Latent dimensions per class head. ``"auto"`` widens the latent with the donor's data:
-        one dimension per ten images of the smallest class, at least 8 and at most 16 (8 up
-        to 89 images per class, 16 from 160). The width used is ``n_components_``. The paper
+        one dimension per five images of the smallest class, at least 8 and at most 16 (8 up
+        to 44 images per class, 16 from 80). The width used is ``n_components_``. The paper
         uses 2.
     alpha : float, default=10.0
         Weight of the reconstruction error. Paper: 10 for PneumoniaMNIST, 20 for APTOS/COVID.
@@ -205,12 +205,12 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     >>> from skdcsae import DCSAETransformer
     >>> X, y = load_digits(n_class=2, return_X_y=True)
     >>> dcsae = DCSAETransformer(image_shape=(8, 8), max_epochs=5, min_steps=0, random_state=0)
-    >>> model = make_pipeline(dcsae, SVC()).fit(X[:200], y[:200])
-    >>> dcsae.n_components_  # "auto": one per 10 images of the smallest class, 8 to 16
-    9
-    >>> dcsae.transform(X[:3]).shape  # 9 latent dimensions per class head
-    (3, 18)
-    >>> bool(model.score(X[200:], y[200:]) > 0.9)
+    >>> model = make_pipeline(dcsae, SVC()).fit(X[:120], y[:120])
+    >>> dcsae.n_components_  # "auto": one per 5 images of the smallest class, 8 to 16
+    11
+    >>> dcsae.transform(X[:3]).shape  # 11 latent dimensions per class head
+    (3, 22)
+    >>> bool(model.score(X[120:], y[120:]) > 0.9)
     True
     """
 

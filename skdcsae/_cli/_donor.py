@@ -59,7 +59,7 @@ _TRAINING_OPTIONS = {
     "n_components": (
         "--latent-dim",
         auto_or_positive_int,
-        "latent dimensions per head ('auto': 8 to 16, one per 10 images of the smallest class)",
+        "latent dimensions per head ('auto': 8 to 16, one per 5 images of the smallest class)",
     ),
     "max_epochs": ("--epochs", int, "fewest training epochs"),
     "min_steps": ("--steps", int, "fewest optimiser steps (0: exactly --epochs epochs)"),

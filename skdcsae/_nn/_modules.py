@@ -75,11 +75,11 @@ def auto_architecture(input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tu
 def auto_latent_dim(n_per_class: int) -> int:
     """Latent dimensions per head for the smallest class's image count: the ``"auto"`` width.
 
-    One dimension per ten images of the smallest class, at least 8 and at most 16: 8 up to 89
-    images per class, 16 from 160. A head's dimensions are what its class's images must pin
+    One dimension per five images of the smallest class, at least 8 and at most 16: 8 up to 44
+    images per class, 16 from 80. A head's dimensions are what its class's images must pin
     down, so a donor with few images gets a narrow latent and a larger donor a wider one.
     """
-    return int(min(16, max(8, n_per_class // 10)))
+    return int(min(16, max(8, n_per_class // 5)))
 
 
 def conv_stage_sizes(height: int, width: int, n_stages: int) -> list[tuple[int, int]]:
