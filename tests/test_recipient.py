@@ -18,7 +18,7 @@ from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdcsae import DCSAETransformer, DonorKitError, RecipientLabeler, load_donor_kit
-from skdcsae.kit import write_donor_kit
+from skdcsae.kit import join_donor_kits, write_donor_kit
 
 from .conftest import FAST_MLP
 from .kit_helpers import digits_images, train_donor
@@ -229,8 +229,8 @@ def ensemble(digits_kit, tmp_path_factory):
     other = train_donor(X[donor], y[donor], max_epochs=10, random_state=1)
     folder = tmp_path_factory.mktemp("ensemble")
     second = other.export_donor_kit(folder / "b.joblib", X[donor], y[donor], release="per_image")
-    first = load_donor_kit(path)
-    joined = dataclasses.replace(first, members=first.members + second.members)
+    joined = join_donor_kits([load_donor_kit(path), second])
+    assert joined.n_members == 2 and joined.sha256 == ""  # unsealed until written
     write_donor_kit(joined, folder / "both.joblib")
     return folder / "both.joblib", path, folder / "b.joblib", X, y, rest
 

@@ -8,7 +8,8 @@ writes and checks kit files and knows nothing of estimators:
   pickled dict of canonical JSON and safetensors bytes, read without unpickling);
 - ``_schema`` and ``_checks``: the kit's fields, checked one by one;
 - ``_donor_kit``: the :class:`DonorKit` and :class:`KitMember` data classes;
-- ``_io``: load, write and verify; ``_summary``: what a kit reveals, in words;
+- ``_io``: load, write and verify; ``_join``: several kits' members as one ensemble kit;
+  ``_summary``: what a kit reveals, in words;
 - ``_release`` and ``_gaussian``: :class:`ReleaseSettings` and what they do to the features.
 """
 
@@ -16,6 +17,7 @@ from ._container import SignatureStatus
 from ._donor_kit import DonorKit, KitMember
 from ._errors import DonorKitError
 from ._io import load_donor_kit, verify_donor_kit, write_donor_kit
+from ._join import join_donor_kits
 from ._limits import DEFAULT_LIMITS, KitLimits
 from ._release import RELEASE_MODES, ReleaseSettings
 
@@ -28,6 +30,7 @@ __all__ = [
     "KitMember",
     "ReleaseSettings",
     "SignatureStatus",
+    "join_donor_kits",
     "load_donor_kit",
     "verify_donor_kit",
     "write_donor_kit",
