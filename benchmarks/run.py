@@ -435,6 +435,8 @@ def cmd_accuracy(args) -> None:
     print(f"{len(units)} fits to run -> {args.results}", flush=True)
     if not units:
         return
+    # a unit re-fitted for a missing method also scores its other methods: keep their rows once
+    done = {tuple(r[k] for k in KEY) for r in read_rows(args.results)}
     start = time.perf_counter()
     if args.workers > 1:
         import multiprocessing as mp
@@ -444,7 +446,7 @@ def cmd_accuracy(args) -> None:
     else:
         pool, results = None, map(_unit_and_rows, units)
     for i, (unit, rows) in enumerate(results, 1):
-        append_rows(args.results, rows)
+        append_rows(args.results, [r for r in rows if tuple(r[k] for k in KEY) not in done])
         accs = ", ".join(f"{r['method']}/{r['recipient']} {r['accuracy']:.3f}" for r in rows)
         print(
             f"[{i}/{len(units)} {time.perf_counter() - start:7.0f}s] {unit['dataset']} "
@@ -922,7 +924,7 @@ def cmd_report(args) -> None:
             "sequence of `--datasets/--order/--sizes` invocations listed in "
             "`benchmarks/README.md` so that the most important results landed first",
             "- DC-SAE (defaults): `DCSAETransformer(random_state=seed)` with nothing else set "
-            "(latent 'auto': 8 per head up to 89 images per class, then one per 10 images "
+            "(latent 'auto': 8 per head up to 44 images per class, then one per 5 images "
             "up to 16, rho 2.5 per dimension, the 'auto' net (32, 16)/(256,) at 28x28, "
             "batch 16, at least 1,500 steps with cosine decay and on-the-fly augmentation: "
             f"epochs {epochs(lambda m: 'defaults' in m)}) + `SVC()`; DC-SAE (defaults, kit): "
