@@ -282,11 +282,11 @@ class _DonorKitExportMixin:
         >>> folder = tempfile.mkdtemp()
         >>> kit = dcsae.export_donor_kit(os.path.join(folder, "kit.joblib"), X[:100], y[:100])
         >>> kit.release.mode, kit.features.shape
-        ('synthetic', (200, 16))
+        ('synthetic', (200, 20))
         >>> paper = dcsae.export_donor_kit(os.path.join(folder, "paper.joblib"), X[:100],
         ...                                y[:100], release="per_image")
         >>> paper.features.shape
-        (100, 16)
+        (100, 20)
         >>> load_donor_kit(os.path.join(folder, "kit.joblib")) == kit
         True
         """
