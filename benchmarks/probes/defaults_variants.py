@@ -8,8 +8,8 @@ of the train split) and recipient B (the test split), and prints one JSON row pe
     OMP_NUM_THREADS=1 python benchmarks/probes/defaults_variants.py 180 0,1,2,3 defaults,d16
 
 A config changes estimator parameters, or applies an image-by-image intensity step to the
-donor's and the recipient's images alike. Results: ``benchmarks/results/probes/latent_width.md``
-and ``per_image_intensity.md``.
+donor's and the recipient's images alike. Results: ``benchmarks/results/probes/latent_width.md``,
+``per_image_intensity.md`` and ``net_width.md``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ CONFIGS = {
     "steps3000": ({"min_steps": 3000}, _unchanged),
     "d16": ({"n_components": 16}, _unchanged),
     "d32": ({"n_components": 32}, _unchanged),
+    "wide": ({"conv_channels": (64, 32), "dense_sizes": (512,)}, _unchanged),
     "stretch": ({}, stretch),
     "zscore": ({}, zscore),
 }
