@@ -385,14 +385,18 @@ def run_unit(unit: dict) -> list[dict]:
     return rows
 
 
-def plan_units(args) -> list[dict]:
-    """The work in priority order (see ``--order``), without units whose rows all exist.
+def row_key(row: dict) -> tuple:
+    """What identifies an accuracy row: its values of ``KEY``."""
+    return tuple(row[k] for k in KEY)
+
+
+def plan_units(args, done: set[tuple]) -> list[dict]:
+    """The work in priority order (see ``--order``), without units whose rows all are in ``done``.
 
     Default order: every phase runs seed by seed over all sizes, so a cut-off run still has
     whole curves. Phases: DC-SAE and pixels on the balanced file, then the VAE and anomaly VAE
     baselines, then the ResNet skyline, then the official file in the same order.
     """
-    done = {tuple(r[k] for k in KEY) for r in read_rows(args.results)}
     units = []
     for dataset in args.datasets:
         for phase in args.order:
@@ -431,12 +435,11 @@ def _unit_and_rows(unit: dict) -> tuple[dict, list[dict]]:
 
 def cmd_accuracy(args) -> None:
     """Run the planned units (``--workers`` processes), appending rows as each finishes."""
-    units = plan_units(args)
+    done = {row_key(r) for r in read_rows(args.results)}
+    units = plan_units(args, done)
     print(f"{len(units)} fits to run -> {args.results}", flush=True)
     if not units:
         return
-    # a unit re-fitted for a missing method also scores its other methods: keep their rows once
-    done = {tuple(r[k] for k in KEY) for r in read_rows(args.results)}
     start = time.perf_counter()
     if args.workers > 1:
         import multiprocessing as mp
@@ -446,7 +449,8 @@ def cmd_accuracy(args) -> None:
     else:
         pool, results = None, map(_unit_and_rows, units)
     for i, (unit, rows) in enumerate(results, 1):
-        append_rows(args.results, [r for r in rows if tuple(r[k] for k in KEY) not in done])
+        # a unit re-fitted for a missing method also scores its other methods: keep those once
+        append_rows(args.results, [r for r in rows if row_key(r) not in done])
         accs = ", ".join(f"{r['method']}/{r['recipient']} {r['accuracy']:.3f}" for r in rows)
         print(
             f"[{i}/{len(units)} {time.perf_counter() - start:7.0f}s] {unit['dataset']} "

@@ -10,21 +10,9 @@ from ._donor_kit import DonorKit, _same
 
 __all__ = ["join_donor_kits"]
 
-#: What every member of an ensemble shares, and so what the joined kits must agree on.
-_SHARED = (
-    "classes",
-    "image_shape",
-    "n_features_in",
-    "scaling",
-    "input_offset",
-    "input_scale",
-    "input_range",
-    "feature_mode",
-    "release",
-    "n_images_per_class",
-    "image_preparation",
-    "model",
-)
+#: The parts of a kit that are not shared by its members: everything else must agree.
+_PER_KIT = ("members", "versions", "created", "sha256", "hmac_sha256", "signature")
+_SHARED = tuple(f.name for f in dataclasses.fields(DonorKit) if f.name not in _PER_KIT)
 
 
 def join_donor_kits(kits) -> DonorKit:
