@@ -43,8 +43,9 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     ----------
     n_components : int or "auto", default="auto"
         Latent dimensions per class head. ``"auto"`` widens the latent with the donor's data:
-        one dimension per five images of the smallest class, at least 8 and at most 16 (8 up
-        to 44 images per class, 16 from 80). The width used is ``n_components_``. The paper
+        one dimension per five training images of the smallest class, at least 8 and at most
+        16 (8 up to 44 images per class, 16 from 80). With ``self_training``, the second fit
+        counts the pseudo-labelled images too. The width used is ``n_components_``. The paper
         uses 2.
     alpha : float, default=10.0
         Weight of the reconstruction error. Paper: 10 for PneumoniaMNIST, 20 for APTOS/COVID.
@@ -371,6 +372,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
             X_train = np.concatenate([X_train, X[~labelled][keep]])
             y_train = np.concatenate([y_train, guessed[keep]])
             self.n_pseudo_labelled_ = int(keep.sum())
+            if self.n_components == "auto":  # sized to the rows the second fit trains on
+                self.n_components_ = auto_latent_dim(int(np.bincount(y_train).min()))
         self._train(X_train, y_train, n_heads=len(self.classes_))
         self.privacy_ = self._privacy_report()
         return self

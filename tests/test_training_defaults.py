@@ -171,6 +171,13 @@ def test_auto_latent_width_is_resolved_from_the_labelled_rows_at_fit():
     unlabelled[30:50] = -1  # 30 labelled images of class 0 are left
     semi = DCSAETransformer(**fast, self_training=None).fit(X[rows], unlabelled)
     assert semi.n_components_ == 8
+    unlabelled[80:] = -1  # 30 labelled images per class, 160 unlabelled
+    pseudo = DCSAETransformer(**fast, self_training=0.5).fit(X[rows], unlabelled)
+    per_class = 30 + pseudo.n_pseudo_labelled_ // 2  # the second fit's smallest class
+    assert pseudo.n_pseudo_labelled_ > 0 and pseudo.n_components_ == auto_latent_dim(per_class)
+    assert pseudo.n_components_ > 8
+    assert pseudo.net_.module_.config["latent_dim"] == pseudo.n_components_
+    assert pseudo.transform(X[:3]).shape == (3, 2 * pseudo.n_components_)
     fixed = DCSAETransformer(**{**fast, "n_components": 3}).fit(X[rows], y[rows])
     assert fixed.n_components_ == 3 and fixed.transform(X[:3]).shape == (3, 6)
     with pytest.raises(ValueError, match="n_components"):
