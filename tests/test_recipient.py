@@ -289,17 +289,42 @@ def test_an_in_memory_ensemble_is_verified(ensemble):
         RecipientLabeler(swapped, device="cpu").fit()
 
 
-def test_fit_learns_only_from_the_kit(digits_kit):
+def test_fit_never_learns_from_y(digits_kit):
     _, path, X, y, _, rest = digits_kit
     plain = _labeler(path).predict(X[rest])
+    checked = RecipientLabeler(path, device="cpu", self_training=None).fit(X[rest], 1 - y[rest])
+    np.testing.assert_array_equal(checked.predict(X[rest]), plain)
+    adapted = RecipientLabeler(path, device="cpu").fit(X[rest])
     flipped = RecipientLabeler(path, device="cpu").fit(X[rest], 1 - y[rest])
-    np.testing.assert_array_equal(flipped.predict(X[rest]), plain)
+    np.testing.assert_array_equal(flipped.predict(X[rest]), adapted.predict(X[rest]))
     with pytest.raises(ValueError, match=r"labels .*7.* that the donor kit does not know"):
         RecipientLabeler(path, device="cpu").fit(X[rest], np.full(len(rest), 7))
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         RecipientLabeler(path, device="cpu").fit(X[rest], y[rest][:-1])
     with pytest.raises(ValueError, match="Unknown label type"):
         RecipientLabeler(path, device="cpu").fit(X[rest], np.linspace(0, 1, len(rest)))
+
+
+def test_fit_on_recipient_images_adds_the_confident_ones_balanced(digits_kit):
+    _, path, X, y, donor, rest = digits_kit
+    kit_rows = len(donor)
+    adapted = RecipientLabeler(path, device="cpu", classifier=SVC()).fit(X[rest])
+    (n_pseudo,) = adapted.n_pseudo_labelled_
+    assert 0 < n_pseudo <= len(rest) and n_pseudo % 2 == 0  # as many per class
+    assert adapted.classifier_.shape_fit_[0] == kit_rows + n_pseudo  # SVC: guesses from the default
+    again = RecipientLabeler(path, device="cpu", classifier=SVC()).fit(X[rest])
+    np.testing.assert_array_equal(again.decision_function(X), adapted.decision_function(X))
+    assert adapted.score(X[rest], y[rest]) > 0.9
+    strict = RecipientLabeler(path, device="cpu", self_training=0.999).fit(X[rest])
+    assert strict.n_pseudo_labelled_[0] < n_pseudo  # a higher threshold keeps fewer
+    for plain in (
+        RecipientLabeler(path, device="cpu", self_training=None).fit(X[rest]),
+        RecipientLabeler(path, device="cpu").fit(),
+    ):
+        np.testing.assert_array_equal(plain.n_pseudo_labelled_, [0])
+        assert plain.classifier_.calibrated_classifiers_[0].estimator.shape_fit_[0] == kit_rows
+    with pytest.raises(ValueError, match="self_training"):
+        RecipientLabeler(path, device="cpu", self_training=1.5).fit(X[rest])
 
 
 def test_unfitted_and_missing_kit(digits_kit):

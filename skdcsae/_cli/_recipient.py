@@ -114,7 +114,12 @@ def run(args) -> None:
         raise ValueError(f"there are no images to label in {terminal_text(args.data)}")
     params = {"range_tolerance": None} if args.no_range_check else {}
     labeler = RecipientLabeler(
-        kit=kit, device=args.device, batch_size=args.batch_size, key=key, **params
+        kit=kit,
+        device=args.device,
+        batch_size=args.batch_size,
+        key=key,
+        self_training=None,  # labels as the streaming path does: from the kit alone
+        **params,
     )
     labeler.fit(X)  # checks every image against the kit's input shape and range, once
     labeler.set_params(range_tolerance=None)  # ... not again when labelling

@@ -56,7 +56,10 @@ class KitHandle:
     kit: bytes | DonorKit  # the kit file's bytes, or the in-memory kit
     sha256: str  # the kit's digest, as the labeler that made this handle loaded it
     params: dict  # RecipientLabeler parameters other than ``kit``
-    token: str  # cache key: the digest and a hash of the parameters
+    token: str  # cache key: the digest and a hash of the parameters (and classifiers)
+    #: the labeler's classifiers when ``fit`` adapted them to recipient images, which the
+    #: workers do not have; None when they are trained on the kit alone
+    classifiers: tuple | None = None
 
     @classmethod
     def from_labeler(cls, labeler) -> KitHandle:
@@ -71,8 +74,10 @@ class KitHandle:
             with open_regular_file(source, max_bytes=_MAX_KIT_BYTES) as handle:
                 kit = handle.read()
         sha256 = labeler.kit_.sha256
-        token = f"{sha256}-{joblib.hash((type(labeler), params))}"
-        return cls(type(labeler), kit, sha256, params, token)
+        adapted = np.any(getattr(labeler, "n_pseudo_labelled_", 0))
+        classifiers = tuple(labeler.classifiers_) if adapted else None
+        token = f"{sha256}-{joblib.hash((type(labeler), params, classifiers))}"
+        return cls(type(labeler), kit, sha256, params, token, classifiers)
 
 
 def _load(handle: KitHandle):
@@ -91,6 +96,9 @@ def _load(handle: KitHandle):
             "the kit received by this worker is not the one the labeler was fitted with "
             "(the kit file changed since); fit the labeler again."
         )
+    if handle.classifiers is not None:  # adapted to recipient images at the driver
+        labeler.classifiers_ = list(handle.classifiers)
+        labeler.classifier_ = labeler.classifiers_[0]
     KIT_LOADS["count"] += 1
     return labeler
 

@@ -27,7 +27,13 @@ from .._validation import flatten_images, output_dtype
 from ..kit import DonorKit, load_donor_kit, verify_donor_kit
 from ._calibration import _classifier_has, default_classifier
 from ._dask import is_dask_array, map_method
-from ._members import average_outputs, ensemble_predict, fit_member_classifier, rebuild_encoder
+from ._members import (
+    adapt_member_classifier,
+    average_outputs,
+    ensemble_predict,
+    fit_member_classifier,
+    rebuild_encoder,
+)
 from ._review import ReviewMixin
 from ._shapes import _shape_message
 
@@ -74,6 +80,15 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         For image kits (min-max preprocessing), refuse images whose values leave the donor's
         input range by more than this fraction of its width, or that look rescaled to [0, 1]
         while the donor's images were not (e.g. uint8 0-255). None switches the check off.
+    self_training : float or None, default=0.5
+        What recipient images given to ``fit`` add to the classifier. With a float, the
+        classifier trained on the kit labels them, and is trained again on the kit's rows plus
+        the recipient's confident ones: of those whose probability is at least this value,
+        the same number per class, the most confident (the guesses come from the default
+        calibrated SVC when ``classifier`` has no ``predict_proba``). This adapts the decision
+        boundary to the recipient's population; the encoder is unchanged. It costs one more
+        pass of the encoder over ``X`` and a second classifier fit. With None, ``X`` is only
+        checked. ``fit()`` without images trains on the kit alone either way.
     random_state : int, RandomState instance or None, default=None
         Shuffles the kit's rows into the default classifier's calibration folds. None keeps
         the kit's order: no randomness, the same kit always gives the same probabilities.
@@ -89,7 +104,11 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     encoders_ : list of torch.nn.Module
         One encoder per kit member.
     classifiers_ : list of estimator
-        One classifier per kit member, trained on that member's features.
+        One classifier per kit member, trained on that member's features (and, with
+        ``self_training``, the recipient's pseudo-labelled features).
+    n_pseudo_labelled_ : ndarray of shape (n_members,)
+        Recipient images that joined each member's classifier with a pseudo-label (zeros
+        without images at ``fit`` or with ``self_training=None``).
     classes_ : ndarray of shape (n_classes,)
         Class labels (from the kit).
     n_features_in_ : int
@@ -106,9 +125,12 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
 
     Notes
     -----
-    ``fit(X, y)`` accepts recipient data for API compatibility (so that ``cross_val_score``
-    and ``GridSearchCV`` can evaluate a kit on labelled recipient data) but trains only on the
-    kit: ``X`` is checked against the kit's input shape, and ``y`` is ignored.
+    ``fit(X, y)`` never learns from ``y``: the labels stay the kit's. ``X`` is checked against
+    the kit's input shape and range and, with ``self_training``, its confident images join
+    the classifier's training with the kit's guesses (semi-supervised learning on the
+    recipient's own images, which never leave the recipient). ``cross_val_score`` and
+    ``GridSearchCV`` on labelled recipient data therefore measure the adapted labeler;
+    ``fit()`` alone, or ``self_training=None``, trains on the kit only.
 
     Examples
     --------
@@ -134,6 +156,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "key": [str, bytes, None],
         "range_tolerance": [Interval(Real, 0, None, closed="left"), None],
+        "self_training": [Interval(Real, 0, 1, closed="neither"), None],
         "random_state": ["random_state"],
     }
 
@@ -146,6 +169,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         batch_size=256,
         key=None,
         range_tolerance=0.1,
+        self_training=0.5,
         random_state=None,
     ):
         self.kit = kit
@@ -154,6 +178,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         self.batch_size = batch_size
         self.key = key
         self.range_tolerance = range_tolerance
+        self.self_training = self_training
         self.random_state = random_state
 
     # --- fitting ----------------------------------------------------------------------------
@@ -164,9 +189,10 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), (n, H, W) or (n, C, H, W), default=None
-            Optional recipient images: only checked against the kit's input shape and range.
+            Optional recipient images (unlabelled): checked against the kit's input shape and
+            range and, with ``self_training``, pseudo-labelled into the classifier's training.
         y : None
-            Ignored; the classifier learns from the kit's labelled features only.
+            Ignored: labels come from the kit, and from the kit's guesses for ``X``.
 
         Returns
         -------
@@ -221,6 +247,17 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
             X = self._check_X(X)
         if y is not None:
             self._check_y(X, y)
+        self.n_pseudo_labelled_ = np.zeros(len(kit.members), dtype=int)
+        if X is not None and self.self_training is not None and len(X):
+            for m, features in enumerate(self._member_features(X)):
+                self.n_pseudo_labelled_[m] = adapt_member_classifier(
+                    classifiers[m],
+                    kit.members[m],
+                    kit.classes,
+                    features,
+                    threshold=self.self_training,
+                    random_state=self.random_state,
+                )
         return self
 
     def _check_y(self, X, y) -> None:

@@ -13,9 +13,17 @@ import numpy as np
 import torch
 from sklearn.utils.validation import has_fit_parameter
 
+from .._classifier import default_classifier
 from .._nn import MultiHeadEncoder
+from .._self_training import balanced_selection
 
-__all__ = ["average_outputs", "ensemble_predict", "fit_member_classifier", "rebuild_encoder"]
+__all__ = [
+    "adapt_member_classifier",
+    "average_outputs",
+    "ensemble_predict",
+    "fit_member_classifier",
+    "rebuild_encoder",
+]
 
 
 def rebuild_encoder(member, device) -> torch.nn.Module:
@@ -28,12 +36,19 @@ def rebuild_encoder(member, device) -> torch.nn.Module:
     return encoder.to(device).eval()
 
 
-def fit_member_classifier(classifier, member, classes) -> None:
-    """Train on a member's rows; prototypes count as many images as they summarise."""
-    weights = member.feature_weights
-    labels = classes[member.label_index]
+def fit_member_classifier(classifier, member, classes, extra=None) -> None:
+    """Train on a member's rows; prototypes count as many images as they summarise.
+
+    ``extra``: ``(features, labels)`` of further rows (pseudo-labelled recipient images), each
+    of weight 1.
+    """
+    features, labels, weights = member.features, classes[member.label_index], member.feature_weights
+    if extra is not None:
+        features = np.concatenate([features, extra[0].astype(features.dtype, copy=False)])
+        labels = np.concatenate([labels, extra[1]])
+        weights = np.concatenate([weights, np.ones(len(extra[1]), dtype=weights.dtype)])
     if np.all(weights == 1):
-        classifier.fit(member.features, labels)
+        classifier.fit(features, labels)
         return
     if not has_fit_parameter(classifier, "sample_weight"):
         raise ValueError(
@@ -41,7 +56,29 @@ def fit_member_classifier(classifier, member, classes) -> None:
             f"but {type(classifier).__name__}.fit takes no sample_weight. Use a classifier "
             "that does (SVC, LogisticRegression, ...)."
         )
-    classifier.fit(member.features, labels, sample_weight=weights)
+    classifier.fit(features, labels, sample_weight=weights)
+
+
+def adapt_member_classifier(classifier, member, classes, features, *, threshold, random_state):
+    """Retrain a member's fitted ``classifier`` with the recipient's confident images added.
+
+    The guesses come from ``classifier`` when it has ``predict_proba``, else from the default
+    calibrated SVC trained on the member's rows; of the recipient's rows (``features``) whose
+    probability reaches ``threshold``, the same number per class joins the member's rows
+    (:func:`~skdcsae._self_training.balanced_selection`). Returns the number that joined.
+    """
+    guesser = classifier
+    if not hasattr(guesser, "predict_proba"):
+        guesser = default_classifier(classes[member.label_index], random_state=random_state)
+        fit_member_classifier(guesser, member, classes)
+        if not hasattr(guesser, "predict_proba"):  # a class of one row: nothing to calibrate
+            return 0
+    keep, guessed = balanced_selection(
+        guesser.predict_proba(features), guesser.classes_, threshold=threshold
+    )
+    if keep.any():
+        fit_member_classifier(classifier, member, classes, extra=(features[keep], guessed[keep]))
+    return int(keep.sum())
 
 
 def average_outputs(classifiers, features: list[np.ndarray], method: str) -> np.ndarray:

@@ -107,6 +107,18 @@ def test_predict_on_the_cluster_loads_the_kit_once_per_worker(client, archive):
     assert sum(loads.values()) >= 1 and max(loads.values()) == 1, loads
 
 
+def test_a_labeler_adapted_to_recipient_images_labels_the_same_on_workers(client, archive):
+    kit, path, X, _, plain_scores, _ = archive
+    adapted = RecipientLabeler(kit, device="cpu").fit(X[:1000])  # workers never see X[:1000]
+    assert adapted.n_pseudo_labelled_[0] > 0
+    assert not np.allclose(adapted.decision_function(X), plain_scores)  # a new classifier
+    expected = adapted.predict(X)
+    lazy = da.from_zarr(str(path))
+    np.testing.assert_array_equal(client.compute(adapted.predict(lazy)).result(), expected)
+    proba = client.compute(adapted.predict_proba(lazy)).result()
+    np.testing.assert_allclose(proba, adapted.predict_proba(X), rtol=1e-6)
+
+
 # --- label_archive on the cluster ---------------------------------------------------------------
 def _done_counts(out):
     lines = (Path(f"{out}.parts") / "done.jsonl").read_text().splitlines()
