@@ -14,13 +14,13 @@ from ._classifier import default_classifier
 __all__ = ["balanced_pseudo_labels", "balanced_selection"]
 
 
-def balanced_selection(proba, classes, *, threshold):
+def balanced_selection(proba, classes, *, threshold, max_per_class=None):
     """``(keep, guessed)``: the rows to pseudo-label, as many per class, and their classes.
 
     Each row's guess is its most probable class. Of the rows whose probability reaches
     ``threshold``, the same number per class is kept, the most confident of each, as many as
-    the scarcest class has, so that a classifier's bias towards one class is not trained back
-    in.
+    the scarcest class has (at most ``max_per_class``), so that a classifier's bias towards
+    one class is not trained back in.
     """
     proba = np.asarray(proba)
     guessed = np.asarray(classes)[proba.argmax(axis=1)]
@@ -28,6 +28,7 @@ def balanced_selection(proba, classes, *, threshold):
     confident = confidence >= threshold
     per_class = [np.flatnonzero(confident & (guessed == c)) for c in classes]
     k = min(len(rows) for rows in per_class)
+    k = k if max_per_class is None else min(k, max_per_class)
     keep = np.zeros(len(proba), dtype=bool)
     for rows in per_class:
         keep[rows[np.argsort(-confidence[rows], kind="stable")[:k]]] = True

@@ -28,6 +28,8 @@ _EPILOG = """examples:
   skdcsae recipient kit.joblib archive.zarr --out labels.csv --scheduler local --workers 4
   (images in sub-folders named after the kit's classes, or a labelled .npz, also get the
   kit's accuracy against those labels)
+labels come from the kit alone; in Python, RecipientLabeler(kit).fit(images) also adapts
+the classifier to the images (self-training, see the user guide)
 """
 
 _HELP = "label images with a donor kit; write a CSV"

@@ -84,11 +84,11 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         What recipient images given to ``fit`` add to the classifier. With a float, the
         classifier trained on the kit labels them, and is trained again on the kit's rows plus
         the recipient's confident ones: of those whose probability is at least this value,
-        the same number per class, the most confident (the guesses come from the default
-        calibrated SVC when ``classifier`` has no ``predict_proba``). This adapts the decision
-        boundary to the recipient's population; the encoder is unchanged. It costs one more
-        pass of the encoder over ``X`` and a second classifier fit. With None, ``X`` is only
-        checked. ``fit()`` without images trains on the kit alone either way.
+        the same number per class (at most 2,000), the most confident. The guesses come from
+        the default calibrated SVC when ``classifier`` has no ``predict_proba``. This adapts
+        the decision boundary to the recipient's population; the encoder is unchanged. It
+        costs one more pass of the encoder over ``X`` and a second classifier fit. With None,
+        ``X`` is only checked. ``fit()`` without images trains on the kit alone either way.
     random_state : int, RandomState instance or None, default=None
         Shuffles the kit's rows into the default classifier's calibration folds. None keeps
         the kit's order: no randomness, the same kit always gives the same probabilities.

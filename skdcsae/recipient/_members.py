@@ -17,7 +17,12 @@ from .._classifier import default_classifier
 from .._nn import MultiHeadEncoder
 from .._self_training import balanced_selection
 
+#: Recipient images per class that may join a member's classifier: bounds the second fit of
+#: an SVC (quadratic in its rows) for archives of any size.
+MAX_PSEUDO_PER_CLASS = 2000
+
 __all__ = [
+    "MAX_PSEUDO_PER_CLASS",
     "adapt_member_classifier",
     "average_outputs",
     "ensemble_predict",
@@ -64,7 +69,8 @@ def adapt_member_classifier(classifier, member, classes, features, *, threshold,
 
     The guesses come from ``classifier`` when it has ``predict_proba``, else from the default
     calibrated SVC trained on the member's rows; of the recipient's rows (``features``) whose
-    probability reaches ``threshold``, the same number per class joins the member's rows
+    probability reaches ``threshold``, the same number per class, at most
+    :data:`MAX_PSEUDO_PER_CLASS`, joins the member's rows
     (:func:`~skdcsae._self_training.balanced_selection`). Returns the number that joined.
     """
     guesser = classifier
@@ -74,7 +80,10 @@ def adapt_member_classifier(classifier, member, classes, features, *, threshold,
         if not hasattr(guesser, "predict_proba"):  # a class of one row: nothing to calibrate
             return 0
     keep, guessed = balanced_selection(
-        guesser.predict_proba(features), guesser.classes_, threshold=threshold
+        guesser.predict_proba(features),
+        guesser.classes_,
+        threshold=threshold,
+        max_per_class=MAX_PSEUDO_PER_CLASS,
     )
     if keep.any():
         fit_member_classifier(classifier, member, classes, extra=(features[keep], guessed[keep]))
