@@ -86,6 +86,17 @@ in_house = SVC().fit(dcsae.transform(X_donor), y_donor).predict(dcsae.transform(
 print("same labels as an SVC on the donor's own transform:", np.array_equal(in_house, predicted))
 
 # %%
+# Adapted to the recipient's images
+# ---------------------------------
+# ``fit(X_recipient)`` also lets the recipient's own unlabelled images (which never leave it)
+# shape the classifier: the kit's classifier labels them, and the most confident of them, as
+# many per class, join its training (``self_training=0.5``, the default). The encoder is
+# unchanged. ``fit()`` without images, as above, labels from the kit alone.
+adapted = RecipientLabeler(kit=kit_path, key="shared secret", device="cpu").fit(X_recipient)
+print(f"recipient images added with a pseudo-label: {adapted.n_pseudo_labelled_[0]}")
+print(f"adapted accuracy: {adapted.score(X_recipient, y_recipient_truth):.3f}")
+
+# %%
 # Refused: the wrong key
 # ----------------------
 try:
