@@ -10,7 +10,9 @@ trained again with some of them added; the variants differ in which:
   class, the most confident (``skdcsae._self_training.balanced_selection``);
 - ``frac0.5`` / ``frac0.8``: of the images with probability >= 0.5, the most confident half /
   80% of each predicted class (the same fraction per class, class-balanced self-training's
-  rule, which keeps the predicted class proportions).
+  rule, which keeps the predicted class proportions);
+- ``prior``: counts per class in the recipient's class proportions as EM estimates them from
+  the probabilities (Saerens et al., 2002), the most confident of each.
 
 One JSON row per (dataset, n, seed): accuracy and ROC AUC of each variant::
 
@@ -49,6 +51,29 @@ def fraction_selection(proba, classes, threshold, fraction):
     return keep, guessed
 
 
+def em_priors(proba, iterations=100):
+    """The recipient's class proportions by EM on probabilities made under equal priors
+    (Saerens, Latinne and Decaestecker, 2002)."""
+    prior = np.full(proba.shape[1], 1 / proba.shape[1])
+    for _ in range(iterations):
+        adjusted = proba * prior
+        adjusted /= adjusted.sum(axis=1, keepdims=True)
+        prior = adjusted.mean(axis=0)
+    return prior
+
+
+def prior_selection(proba, classes, threshold):
+    """Per class, counts in the EM-estimated proportions, as many as the confident rows allow."""
+    prior = em_priors(proba)
+    guessed, confidence = classes[proba.argmax(axis=1)], proba.max(axis=1)
+    rows = [np.flatnonzero((guessed == c) & (confidence >= threshold)) for c in classes]
+    total = min(len(r) / p for r, p in zip(rows, prior, strict=True))
+    keep = np.zeros(len(proba), dtype=bool)
+    for r, p in zip(rows, prior, strict=True):
+        keep[r[np.argsort(-confidence[r], kind="stable")[: int(total * p)]]] = True
+    return keep, guessed
+
+
 def main(dataset: str, n: int, seeds: list[int]) -> None:
     X_train, y_train, X_test, y_test = load_dataset(dataset)
     for seed in seeds:
@@ -71,6 +96,7 @@ def main(dataset: str, n: int, seeds: list[int]) -> None:
                 "balanced": balanced_selection(P, base.classes_, threshold=0.5),
                 "frac0.5": fraction_selection(P, base.classes_, 0.5, 0.5),
                 "frac0.8": fraction_selection(P, base.classes_, 0.5, 0.8),
+                "prior": prior_selection(P, base.classes_, 0.5),
             }
             row = {"dataset": dataset, "n": n, "seed": seed, "recipient": recipient}
             for name, chosen in variants.items():
