@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from numbers import Integral, Real
 
@@ -27,6 +26,7 @@ from .._validation import flatten_images, output_dtype
 from ..kit import DonorKit, load_donor_kit, verify_donor_kit
 from ._calibration import _classifier_has, default_classifier
 from ._dask import is_dask_array, map_method
+from ._input_range import check_input_range
 from ._members import (
     adapt_member_classifier,
     average_outputs,
@@ -302,50 +302,8 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
                 f"{kit.n_features_in} features as input: the kit's encoder takes {what}. Pass "
                 "data of the donor's shape (same image size and channel count)."
             )
-        self._check_range(X)
+        check_input_range(X, self.kit_, self.range_tolerance, self.batch_size)
         return X
-
-    def _check_range(self, X: np.ndarray) -> None:
-        kit = self.kit_
-        if self.range_tolerance is None or kit.scaling != "minmax" or X.size == 0:
-            return
-        lo, hi = kit.input_range
-        span = hi - lo
-        tol = self.range_tolerance * (span if span > 0 else max(1.0, abs(hi)))
-        xmin, xmax = float(X.min()) + 0.0, float(X.max()) + 0.0  # + 0.0: no "-0" in messages
-        if xmin < lo - tol or xmax > hi + tol:
-            if hi <= 1.0 + tol and xmax > 1.0 + tol:
-                hint = (
-                    "The donor's images were scaled to [0, 1]: divide uint8 images by 255 "
-                    "(X / 255.0)."
-                )
-            else:
-                hint = "Rescale X to the donor's range (or check that the images match)."
-            raise ValueError(
-                f"X has values in [{xmin:g}, {xmax:g}] but the kit's encoder was trained on "
-                f"images in [{lo:g}, {hi:g}] (tolerance {self.range_tolerance:g} of the range). "
-                f"{hint} Set range_tolerance=None to skip this check."
-            )
-        if span > 2.0 and xmin >= 0.0 and xmax <= 1.0 and self._has_fractions(X):
-            multiply = ""
-            if hi >= 2.0:  # the donor's maximum (e.g. 249) is not the scale: its bit depth is
-                bits = math.ceil(math.log2(hi + 1.0))
-                multiply = f", or multiply X by {2**bits - 1} if the images were {bits}-bit"
-            raise ValueError(
-                f"X looks scaled to [0, 1] (values in [{xmin:g}, {xmax:g}]) but the kit's "
-                f"encoder was trained on the donor's values in [{lo:g}, {hi:g}]. Pass images in "
-                f"the donor's units (the original uint8 or uint16 array){multiply}. Set "
-                "range_tolerance=None to skip this check."
-            )
-
-    def _has_fractions(self, X: np.ndarray) -> bool:
-        if X.dtype.kind != "f":
-            return False
-        for start in range(0, X.shape[0], self.batch_size):
-            batch = X[start : start + self.batch_size]
-            if np.any(batch != np.floor(batch)):
-                return True
-        return False
 
     # --- encoding ---------------------------------------------------------------------------
     def _encode(self, X, encoder=None) -> tuple[np.ndarray, np.ndarray]:
