@@ -255,6 +255,12 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     def _latent_dim(self) -> int:
         return self.n_components_
 
+    def _latent_width(self, y_index: np.ndarray) -> int:
+        """``n_components``, or its ``"auto"`` width for training rows of these classes."""
+        if self.n_components == "auto":
+            return auto_latent_dim(int(np.bincount(y_index).min()))
+        return int(self.n_components)
+
     def _rho(self) -> float:
         return 2.5 * self.n_components_ if self.rho is None else float(self.rho)
 
@@ -357,11 +363,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
                 "dp=True trains on the labelled rows only: pass self_training=None to keep "
                 "the -1 rows for the input scaling, or leave them out."
             )
-        self.n_components_ = (
-            auto_latent_dim(int(np.bincount(y_index).min()))
-            if self.n_components == "auto"
-            else int(self.n_components)
-        )
+        self.n_components_ = self._latent_width(y_index)
         self._dp_settings = self._check_dp(int(labelled.sum()))
         self._fit_scaling(X)  # every donor image, labelled or not
         X_train, y_train = X[labelled], y_index
@@ -372,8 +374,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
             X_train = np.concatenate([X_train, X[~labelled][keep]])
             y_train = np.concatenate([y_train, guessed[keep]])
             self.n_pseudo_labelled_ = int(keep.sum())
-            if self.n_components == "auto":  # sized to the rows the second fit trains on
-                self.n_components_ = auto_latent_dim(int(np.bincount(y_train).min()))
+            self.n_components_ = self._latent_width(y_train)  # the rows the second fit sees
         self._train(X_train, y_train, n_heads=len(self.classes_))
         self.privacy_ = self._privacy_report()
         return self

@@ -9,7 +9,9 @@ it). The task then asks :func:`cached_labeler`, a per-process cache keyed by the
 SHA-256 and a hash of the settings (the key included): the first task in a process writes
 the bytes to a temporary file, loads them with :func:`skdcsae.load_donor_kit` -- which checks
 the digest and, with a key, the HMAC signature -- rebuilds the encoder and fits the
-classifier on the kit's features; every later task in that process reuses the result.
+classifier on the kit's features; every later task in that process reuses the result. A
+labeler adapted to recipient images at ``fit`` (``self_training``) puts its classifiers in the
+handle too, since the workers never see those images, and they replace the kit-only ones.
 
 This works with every Dask scheduler (threads, processes, ``distributed``) and needs no
 setup on the cluster; a worker plugin would need a ``distributed.Client`` and would load the
