@@ -411,3 +411,16 @@ def checks_kit(tmp_path_factory):
 )
 def test_sklearn_compatible_estimator(estimator, check, checks_kit):
     check(estimator.set_params(kit=checks_kit))
+
+
+def test_an_ensemble_streamed_adapts_each_member_as_fit_does(ensemble, tmp_path):
+    from skdcsae.recipient import label_archive
+
+    both, _, _, X, _, rest = ensemble
+    adapted = RecipientLabeler(both, device="cpu").fit(X[rest])
+    assert adapted.n_pseudo_labelled_.shape == (2,) and adapted.n_pseudo_labelled_.all()
+    report = label_archive(both, X[rest], tmp_path / "labels.csv", partition_size=40, device="cpu")
+    with open(report.out) as f:
+        written = [line.split(",")[1] for line in f.read().splitlines()[1:]]
+    assert written == [str(v) for v in adapted.predict(X[rest])]
+    assert report.n_pseudo_labelled == adapted.n_pseudo_labelled_.sum()

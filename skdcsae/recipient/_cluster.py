@@ -15,11 +15,12 @@ import uuid
 
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 
+from ._adapt_stream import survey_piece
 from ._dask import KitHandle, cached_labeler
 from ._malloc import tune_malloc
 from ._piece import label_piece
 
-__all__ = ["TorchThreads", "label_on_cluster", "local_cluster"]
+__all__ = ["TorchThreads", "label_on_cluster", "local_cluster", "survey_on_cluster"]
 
 
 class TorchThreads(WorkerPlugin):
@@ -84,6 +85,10 @@ def _label_task(handle, piece, partition, start, stop, parts_dir, skip_bad) -> d
     return label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad)
 
 
+def _survey_task(handle, guessers, piece, start, threshold) -> list:
+    return survey_piece(cached_labeler(handle), guessers, piece, start, threshold)
+
+
 def local_cluster(n_workers):
     """A ``LocalCluster`` of single-threaded worker processes set up by :class:`TorchThreads`,
     and its client."""
@@ -110,17 +115,36 @@ def _connect(scheduler, n_workers):
     return client, (client,)
 
 
-def label_on_cluster(labeler, pieces, parts_dir, skip_bad, scheduler, n_workers, finished):
-    """Submit one task per ``(partition, start, stop, piece)``; call ``finished`` with each
-    record as it arrives. Interrupting the loop cancels what is left."""
+def _run(labeler, scheduler, n_workers, make_tasks, finished) -> None:
+    """Compute the tasks ``make_tasks(handle, run id)`` builds on the cluster; call
+    ``finished`` with each result as it arrives. Interrupting the loop cancels what is left."""
     import dask
 
     client, owned = _connect(scheduler, n_workers)
     try:
         handle = dask.delayed(KitHandle.from_labeler(labeler), pure=True, traverse=False)
-        run = uuid.uuid4().hex[:8]
+        futures = client.compute(make_tasks(handle, uuid.uuid4().hex[:8]))
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                future.release()  # a result in hand needs no recomputing if its worker dies
+                finished(result)
+        except BaseException:
+            client.cancel(futures)
+            raise
+    finally:
+        for resource in owned:
+            resource.close()
+
+
+def label_on_cluster(labeler, pieces, parts_dir, skip_bad, scheduler, n_workers, finished):
+    """Submit one task per ``(partition, start, stop, piece)``; call ``finished`` with each
+    record as it arrives. Interrupting the loop cancels what is left."""
+    import dask
+
+    def tasks(handle, run):
         task = dask.delayed(_label_task, pure=True)
-        tasks = [
+        return [
             task(
                 handle,
                 piece,
@@ -133,15 +157,21 @@ def label_on_cluster(labeler, pieces, parts_dir, skip_bad, scheduler, n_workers,
             )
             for k, start, stop, piece in pieces
         ]
-        futures = client.compute(tasks)
-        try:
-            for future in as_completed(futures):
-                record = future.result()
-                future.release()  # a result in hand needs no recomputing if its worker dies
-                finished(record)
-        except BaseException:
-            client.cancel(futures)
-            raise
-    finally:
-        for resource in owned:
-            resource.close()
+
+    _run(labeler, scheduler, n_workers, tasks, finished)
+
+
+def survey_on_cluster(labeler, guessers, pieces, threshold, scheduler, n_workers, fold):
+    """One :func:`~._adapt_stream.survey_piece` task per ``(start, stop, piece)``; call
+    ``fold`` with each partition's shortlists as they arrive."""
+    import dask
+
+    def tasks(handle, run):
+        task = dask.delayed(_survey_task, pure=True)
+        shared = dask.delayed(guessers, pure=True, traverse=False)
+        return [
+            task(handle, shared, piece, start, threshold, dask_key_name=f"skdcsae-survey-{run}-{k}")
+            for k, (start, _, piece) in enumerate(pieces)
+        ]
+
+    _run(labeler, scheduler, n_workers, tasks, fold)

@@ -27,7 +27,9 @@ __all__ = [
     "average_outputs",
     "ensemble_predict",
     "fit_member_classifier",
+    "member_guesser",
     "rebuild_encoder",
+    "refit_with",
 ]
 
 
@@ -64,30 +66,45 @@ def fit_member_classifier(classifier, member, classes, extra=None) -> None:
     classifier.fit(features, labels, sample_weight=weights)
 
 
+def member_guesser(classifier, member, classes, *, random_state):
+    """The classifier whose probabilities choose the recipient images to add, or None.
+
+    ``classifier`` itself when it has ``predict_proba``, else the default calibrated SVC
+    trained on the member's rows; None when that cannot be calibrated (a class of one row).
+    """
+    if hasattr(classifier, "predict_proba"):
+        return classifier
+    guesser = default_classifier(classes[member.label_index], random_state=random_state)
+    fit_member_classifier(guesser, member, classes)
+    return guesser if hasattr(guesser, "predict_proba") else None
+
+
+def refit_with(classifier, member, classes, features, labels) -> int:
+    """Train ``classifier`` again on the member's rows plus ``(features, labels)``; return
+    how many were added (none: the classifier is left as it is)."""
+    if len(labels):
+        fit_member_classifier(classifier, member, classes, extra=(features, labels))
+    return len(labels)
+
+
 def adapt_member_classifier(classifier, member, classes, features, *, threshold, random_state):
     """Retrain a member's fitted ``classifier`` with the recipient's confident images added.
 
-    The guesses come from ``classifier`` when it has ``predict_proba``, else from the default
-    calibrated SVC trained on the member's rows; of the recipient's rows (``features``) whose
+    The guesses come from :func:`member_guesser`; of the recipient's rows (``features``) whose
     probability reaches ``threshold``, the same number per class, at most
     :data:`MAX_PSEUDO_PER_CLASS`, joins the member's rows
     (:func:`~skdcsae._self_training.balanced_selection`). Returns the number that joined.
     """
-    guesser = classifier
-    if not hasattr(guesser, "predict_proba"):
-        guesser = default_classifier(classes[member.label_index], random_state=random_state)
-        fit_member_classifier(guesser, member, classes)
-        if not hasattr(guesser, "predict_proba"):  # a class of one row: nothing to calibrate
-            return 0
+    guesser = member_guesser(classifier, member, classes, random_state=random_state)
+    if guesser is None:
+        return 0
     keep, guessed = balanced_selection(
         guesser.predict_proba(features),
         guesser.classes_,
         threshold=threshold,
         max_per_class=MAX_PSEUDO_PER_CLASS,
     )
-    if keep.any():
-        fit_member_classifier(classifier, member, classes, extra=(features[keep], guessed[keep]))
-    return int(keep.sum())
+    return refit_with(classifier, member, classes, features[keep], guessed[keep])
 
 
 def average_outputs(classifiers, features: list[np.ndarray], method: str) -> np.ndarray:

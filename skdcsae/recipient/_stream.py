@@ -6,8 +6,6 @@ import os
 import sys
 import time
 import warnings
-from collections import Counter
-from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 
@@ -16,7 +14,9 @@ import numpy as np
 from sklearn.base import clone
 
 from .._sanitize import terminal_text
+from ._adapt_stream import ADAPT_FILE, adapt_to_archive, survey_piece
 from ._labeler import RecipientLabeler
+from ._labelling_report import LabellingReport, run_report
 from ._parts import RunState
 from ._piece import label_piece
 from ._shapes import _shape_message
@@ -28,66 +28,11 @@ __all__ = ["DEFAULT_PARTITION_SIZE", "LabellingReport", "label_archive"]
 #: the throughput-versus-partition-size measurement in benchmarks/results/scale.md.
 DEFAULT_PARTITION_SIZE = 4096
 _MAX_LISTED = 20
-# Parameters that change the labels. Device and batch size change neither (CPU/GPU results
+# Parameters that change the labels (self_training and random_state through the adapted
+# classifier and its calibration folds). Device and batch size change neither (CPU/GPU results
 # agree to float32 rounding), and the range check only refuses images, so a run may resume
 # on another device or with the check switched off.
-_IDENTITY_PARAMS = ("classifier",)
-
-
-@dataclass
-class LabellingReport:
-    """What :func:`label_archive` did.
-
-    Attributes
-    ----------
-    out : pathlib.Path
-        The CSV written: ``file,label,probability`` (``score`` for a classifier without
-        probabilities), one row per labelled image, in source order.
-    n_images : int
-        Images in the source (readable or not).
-    n_labelled : int
-        Rows written.
-    counts : dict of str to int
-        Images per predicted label.
-    skipped : list of (str, str)
-        Files skipped as unreadable, with the reason (``skip_bad=True`` only).
-    skipped_file : pathlib.Path or None
-        ``<out stem>.skipped.csv`` listing them, when there are any.
-    n_partitions : int
-        Partitions of the source.
-    partitions_resumed : int
-        Partitions found finished by an earlier, interrupted run and not labelled again.
-    seconds : float
-        Wall time of this call.
-    images_per_second : float
-        Images labelled by this call per second of it.
-    accuracy : float or None
-        Agreement with the source's own labels (a MedMNIST ``.npz``, a folder with one
-        sub-folder per class or a ``labels.csv``), when it has them; ``1``, ``"1"`` and
-        ``1.0`` count as the same label.
-    confusion : dict or None
-        ``{(true label, label given): images}`` when the source has labels.
-
-    Examples
-    --------
-    >>> from skdcsae.recipient import LabellingReport
-    >>> report = LabellingReport(out="labels.csv", n_images=3, n_labelled=3)
-    >>> report.n_labelled
-    3
-    """
-
-    out: Path
-    n_images: int
-    n_labelled: int
-    counts: dict = field(default_factory=dict)
-    skipped: list = field(default_factory=list)
-    skipped_file: Path | None = None
-    n_partitions: int = 0
-    partitions_resumed: int = 0
-    seconds: float = 0.0
-    images_per_second: float = 0.0
-    accuracy: float | None = None
-    confusion: dict | None = None
+_IDENTITY_PARAMS = ("classifier", "self_training", "random_state")
 
 
 def _labeler(kit, batch_size, key, device) -> RecipientLabeler:
@@ -142,11 +87,45 @@ def _failure_message(failures, parts_dir) -> str:
     )
 
 
-def _progress_bar(progress, total, initial):
+def _progress_bar(progress, total, initial, desc="labelling"):
     from tqdm.auto import tqdm
 
     disable = (not sys.stderr.isatty()) if progress is None else not progress
-    return tqdm(total=total, initial=initial, unit="img", desc="labelling", disable=disable)
+    return tqdm(total=total, initial=initial, unit="img", desc=desc, disable=disable)
+
+
+def _cluster_module():
+    try:
+        from . import _cluster
+    except ImportError as exc:
+        raise ImportError(
+            "labelling on a Dask cluster needs dask and distributed: pip install "
+            "skdcsae[distributed]"
+        ) from exc
+    return _cluster
+
+
+def _surveyor(labeler, scheduler, n_workers, progress, total):
+    """How :func:`adapt_to_archive` runs its pass: here (with a progress bar), or on the
+    cluster."""
+
+    def survey(guessers, pieces, fold):
+        threshold = labeler.self_training
+        if scheduler is not None:
+            cluster = _cluster_module()
+            cluster.survey_on_cluster(
+                labeler, guessers, pieces, threshold, scheduler, n_workers, fold
+            )
+            return
+        bar = _progress_bar(progress, total, 0, desc="adapting")
+        try:
+            for start, stop, piece in pieces:
+                fold(survey_piece(labeler, guessers, piece, start, threshold))
+                bar.update(stop - start)
+        finally:
+            bar.close()
+
+    return survey
 
 
 def label_archive(
@@ -174,7 +153,7 @@ def label_archive(
     """Label every image of a folder, ``.npz``, ``.npy`` or Zarr archive into one CSV.
 
     The source is cut into partitions of ``partition_size`` images. Each partition is read,
-    encoded once (in batches of ``batch_size``), classified, and its rows written to its own
+    encoded (in batches of ``batch_size``), classified, and its rows written to its own
     part file, atomically; the parts are joined into ``out`` at the end. Each row is
     ``file,label,probability``: the (calibrated) probability of the label, or a ``score``
     column of decision values for a classifier without probabilities.
@@ -184,10 +163,20 @@ def label_archive(
     absent or complete, never torn. With ``scheduler`` the partitions are labelled by the
     workers of a Dask cluster instead; the labels are those of a run in this process.
 
+    With the labeler's ``self_training`` (0.5 unless a labeler given as ``kit`` says
+    otherwise), the classifier is first adapted to the archive, as
+    :meth:`RecipientLabeler.fit(X) <skdcsae.RecipientLabeler.fit>` adapts it: one extra pass
+    encodes every image, keeps the most confident per class in bounded memory, and the same
+    images join the classifier, so the labels are those of ``RecipientLabeler(kit).fit(X)
+    .predict(X)``. The rows chosen are kept with the parts, so a resumed run skips the pass.
+    ``RecipientLabeler(kit, self_training=None)`` as ``kit`` labels from the kit alone, in one
+    pass.
+
     Parameters
     ----------
     kit : str, path-like, DonorKit or RecipientLabeler
-        The donor kit, or a labeler whose settings (classifier, range check, key, ...) to use.
+        The donor kit, or a labeler whose settings (classifier, ``self_training``, range
+        check, key, ...) to use.
     source : str, path-like or array-like
         A folder of PNG/JPEG/BMP/TIFF/DICOM images (sub-folders included), a MedMNIST-layout
         ``.npz`` (an uncompressed member is memory-mapped; a compressed one is decompressed
@@ -201,7 +190,8 @@ def label_archive(
         Images per partition: per part file, per Dask task, and the unit of resuming. None
         takes the earlier run's when resuming, else 4096 rounded up to whole Zarr chunks.
     resume : bool, default=True
-        Continue an unfinished run of the same kit, source and partition size found in
+        Continue an unfinished run of the same kit, labeler settings (classifier,
+        ``self_training``, ``random_state``), source and partition size found in
         ``<out>.parts/``; False discards it and starts again.
     skip_bad : bool, default=False
         Skip files that cannot be read and list them in ``<out stem>.skipped.csv``. When
@@ -327,6 +317,17 @@ def label_archive(
             return k * size, min(src.n, (k + 1) * size)
 
         todo = [k for k in range(n_parts) if k not in state.done]
+        added = 0
+        kept = (state.dir / ADAPT_FILE).is_file()  # chosen by the run being resumed
+        if labeler.self_training is not None and (todo or kept):
+            pieces = [(*bounds(k), src.piece(*bounds(k))) for k in range(n_parts)]
+            survey = _surveyor(labeler, scheduler, n_workers, progress, src.n)
+            try:
+                added = int(adapt_to_archive(labeler, pieces, state.dir, survey).sum())
+            except BaseException:
+                if not state.done:  # nothing labelled: leave nothing behind
+                    state.remove()
+                raise
         bar = _progress_bar(
             progress, src.n, sum(r["stop"] - r["start"] for r in state.done.values())
         )
@@ -357,7 +358,8 @@ def label_archive(
             state.remove()
         raise ValueError(message)
     state.merge(n_parts, overwrite=overwrite, skipped_path=skipped_path)
-    report = _report(state, n_parts, src.n, resumed, skipped_path)
+    report = run_report(state, n_parts, src.n, resumed, skipped_path)
+    report.n_pseudo_labelled = added
     report.seconds = time.perf_counter() - t0
     report.images_per_second = labelled_now / max(report.seconds, 1e-9)
     if not keep_parts:
@@ -397,52 +399,8 @@ def _label_partitions(
                 label_piece(labeler, src.piece(start, stop), k, start, stop, state.dir, skip_bad)
             )
         return failures, labelled_now
-    try:
-        from ._cluster import label_on_cluster
-    except ImportError as exc:
-        raise ImportError(
-            "labelling on a Dask cluster needs dask and distributed: pip install "
-            "skdcsae[distributed]"
-        ) from exc
     pieces = [(k, *bounds(k), src.piece(*bounds(k))) for k in todo]
-    label_on_cluster(labeler, pieces, state.dir, skip_bad, scheduler, n_workers, finished)
-    return failures, labelled_now
-
-
-def _same_label(true, given: str) -> bool:
-    """``1``, ``"1"`` and ``1.0`` name the same class; other labels compare as text."""
-    if str(true) == given:
-        return True
-    try:
-        return float(true) == float(given)
-    except (TypeError, ValueError):
-        return False
-
-
-def _report(state, n_parts, n_images, resumed, skipped_path) -> LabellingReport:
-    records = [state.done[k] for k in range(n_parts)]
-    counts: Counter = Counter()
-    confusion: Counter = Counter()
-    for record in records:
-        counts.update(record["counts"])
-        for true, given, n in record.get("confusion") or ():
-            confusion[true, given] += n
-    n_labelled = sum(r["rows"] for r in records)
-    skipped = [tuple(row) for r in records for row in r["skipped"]]
-    known = all(r.get("confusion") is not None for r in records)
-    accuracy = None
-    if n_labelled and known:
-        correct = sum(n for (true, given), n in confusion.items() if _same_label(true, given))
-        accuracy = correct / n_labelled
-    return LabellingReport(
-        out=state.out,
-        n_images=n_images,
-        n_labelled=n_labelled,
-        counts=dict(sorted(counts.items())),
-        skipped=skipped,
-        skipped_file=skipped_path if skipped else None,
-        n_partitions=n_parts,
-        partitions_resumed=resumed,
-        accuracy=accuracy,
-        confusion=dict(confusion) if known else None,
+    _cluster_module().label_on_cluster(
+        labeler, pieces, state.dir, skip_bad, scheduler, n_workers, finished
     )
+    return failures, labelled_now

@@ -67,6 +67,16 @@ def archive(tmp_path_factory):
     return kit, folder / "x.zarr", X, labeler.predict(X), decision, label_probability(labeler, X)
 
 
+@pytest.fixture(scope="module")
+def adapted(archive):
+    """The labels and probabilities of the labeler adapted to the whole archive (``fit(X)``,
+    label_archive's default) in process."""
+    kit, _, X, *_ = archive
+    labeler = RecipientLabeler(kit, device="cpu").fit(X)
+    assert labeler.n_pseudo_labelled_[0] > 0
+    return labeler.predict(X), label_probability(labeler, X)
+
+
 def _kit_loads(client):
     def loads():
         from skdcsae.recipient._dask import KIT_LOADS
@@ -128,21 +138,34 @@ def _done_counts(out):
     return counts
 
 
-def test_cluster_labels_equal_predict_in_process(client, archive, tmp_path):
+def test_cluster_labels_equal_predict_in_process(client, archive, adapted, tmp_path):
     kit, path, _, expected, _, probability = archive
+    plain = RecipientLabeler(kit, device="cpu", self_training=None)
     report = label_archive(
-        kit, path, tmp_path / "labels.csv", partition_size=500, scheduler=client, device="cpu"
+        plain, path, tmp_path / "labels.csv", partition_size=500, scheduler=client, device="cpu"
     )
     files, labels, written = read_labels(tmp_path / "labels.csv")
     assert files == [f"x.zarr[{i}]" for i in range(N)]  # every image once, in order
     np.testing.assert_array_equal(labels, expected.astype(str))
     np.testing.assert_allclose(written, probability, rtol=1e-5, atol=1e-6)
     assert report.n_partitions == 6 and report.n_labelled == N
+    assert report.n_pseudo_labelled == 0
+
+
+def test_cluster_adapts_to_the_archive_as_fit_does_in_process(client, archive, adapted, tmp_path):
+    kit, path, *_ = archive
+    out = tmp_path / "labels.csv"
+    report = label_archive(kit, path, out, partition_size=500, scheduler=client, device="cpu")
+    _, labels, written = read_labels(out)
+    np.testing.assert_array_equal(labels, adapted[0].astype(str))
+    np.testing.assert_allclose(written, adapted[1], rtol=1e-5, atol=1e-6)
+    assert report.n_pseudo_labelled > 0
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path):
-    kit, path, _, expected, *_ = archive
+def test_a_killed_worker_changes_nothing_in_the_output(client, archive, adapted, tmp_path):
+    kit, path, *_ = archive
+    expected = adapted[0]
     killed = {}
 
     def kill_a_busy_worker(record):
@@ -173,8 +196,9 @@ def test_a_killed_worker_changes_nothing_in_the_output(client, archive, tmp_path
     assert killed["pid"] not in client.run(os.getpid).values()  # the nanny started another
 
 
-def test_cli_on_a_scheduler_address(client, archive, tmp_path, capsys):
-    kit, path, _, expected, *_ = archive
+def test_cli_on_a_scheduler_address(client, archive, adapted, tmp_path, capsys):
+    kit, path, *_ = archive
+    expected = adapted[0]
     out = tmp_path / "labels.csv"
     args = [
         "recipient",

@@ -26,12 +26,13 @@ N = 1000
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """The kit, an archive of N images, its true labels, and RecipientLabeler's labels and
-    probabilities of them."""
+    """The kit, an archive of N images, its true labels, and the labels and probabilities of
+    RecipientLabeler adapted to the archive (``fit(X)``, label_archive's default)."""
     folder = tmp_path_factory.mktemp("stream")
     kit = make_kit(folder)
     X, y = make_archive(N)
-    labeler = RecipientLabeler(kit, device="cpu").fit()
+    labeler = RecipientLabeler(kit, device="cpu").fit(X)
+    assert labeler.n_pseudo_labelled_[0] > 0
     return kit, X, y, labeler.predict(X), label_probability(labeler, X)
 
 
@@ -94,11 +95,24 @@ def test_each_image_is_encoded_once(setup, tmp_path, monkeypatch):
         return real(self, images, *args, **kwargs)
 
     monkeypatch.setattr(RecipientLabeler, "_encode", counting)
-    label_archive(kit, X, tmp_path / "labels.csv", partition_size=300, device="cpu")
-    assert sum(encoded) == N
+    plain = RecipientLabeler(kit, self_training=None)
+    report = label_archive(plain, X, tmp_path / "kit.csv", partition_size=300, device="cpu")
+    assert sum(encoded) == N and report.n_pseudo_labelled == 0
+    encoded.clear()  # adapting to the archive: one more pass, no more
+    report = label_archive(kit, X, tmp_path / "labels.csv", partition_size=300, device="cpu")
+    assert sum(encoded) == 2 * N and report.n_pseudo_labelled > 0
 
 
-def test_interrupted_run_resumes_without_relabelling(setup, tmp_path):
+def test_kit_only_labels_are_those_of_fit_without_images(setup, tmp_path):
+    kit, X, _, adapted, _ = setup
+    expected = RecipientLabeler(kit, device="cpu").fit().predict(X)
+    plain = RecipientLabeler(kit, self_training=None)
+    label_archive(plain, X, tmp_path / "labels.csv", partition_size=300, device="cpu")
+    np.testing.assert_array_equal(read_labels(tmp_path / "labels.csv")[1], expected.astype(str))
+    assert not np.array_equal(expected, adapted)  # the adaptation changed some labels
+
+
+def test_interrupted_run_resumes_without_relabelling(setup, tmp_path, monkeypatch):
     kit, X, _, expected, _ = setup
     out = tmp_path / "labels.csv"
 
@@ -109,7 +123,17 @@ def test_interrupted_run_resumes_without_relabelling(setup, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         label_archive(kit, X, out, partition_size=200, device="cpu", on_partition=stop_after_two)
     assert not out.exists()  # no output until every partition is labelled
+    assert (Path(f"{out}.parts") / "adapt.npz").is_file()  # the images chosen, kept
+    encoded = []
+    real = RecipientLabeler._encode
+
+    def counting(self, images, *args, **kwargs):
+        encoded.append(len(images))
+        return real(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
     report = label_archive(kit, X, out, partition_size=200, device="cpu", keep_parts=True)
+    assert sum(encoded) == N - 400  # the 3 partitions left, and no second survey
     assert report.partitions_resumed == 2 and report.n_partitions == 5
     np.testing.assert_array_equal(read_labels(out)[1], expected.astype(str))
     assert _done_counts(out) == {k: 1 for k in range(5)}  # no partition labelled twice
@@ -195,7 +219,8 @@ def test_bad_files_are_reported_and_other_partitions_kept(setup, tmp_path):
     assert read_labels(out)[0] == [n for n in names if n != "img013.png"]
     assert "img013.png" in report.skipped_file.read_text()
     assert _done_counts(out) == {0: 1, 1: 1, 2: 1}
-    expected = RecipientLabeler(kit, device="cpu").fit().predict(np.delete(X[:30], 13, axis=0))
+    readable = np.delete(X[:30], 13, axis=0)
+    expected = RecipientLabeler(kit, device="cpu").fit(readable).predict(readable)
     np.testing.assert_array_equal(read_labels(out)[1], expected.astype(str))
 
 
@@ -317,3 +342,45 @@ def test_bad_arguments_are_refused_before_labelling(setup, tmp_path, capsys):
             ]
         )
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_cli_adapts_alike_in_memory_and_streaming_and_can_switch_it_off(setup, tmp_path, capsys):
+    kit, X, _, expected, _ = setup
+    np.savez(tmp_path / "x.npz", train_images=X, train_labels=np.zeros((len(X), 1), int))
+    base = ["recipient", str(kit), str(tmp_path / "x.npz"), "--device", "cpu"]
+    streamed, reviewed, plain = (tmp_path / f"{n}.csv" for n in ("s", "r", "p"))
+    assert main([*base, "--out", str(streamed), "--partition-size", "300"]) == 0
+    assert "as many per class, joined its training (--self-training 0.5)" in capsys.readouterr()[0]
+    # the in-memory path (review rules label in memory) gives the same labels
+    assert main([*base, "--out", str(reviewed), "--review-fraction", "0.1"]) == 0
+    capsys.readouterr()
+    for out in (streamed, reviewed):
+        np.testing.assert_array_equal(read_labels(out)[1], expected.astype(str))
+    assert main([*base, "--out", str(plain), "--no-self-training"]) == 0
+    assert "Adapted" not in capsys.readouterr()[0]
+    kit_only = RecipientLabeler(kit, device="cpu").fit().predict(X)
+    np.testing.assert_array_equal(read_labels(plain)[1], kit_only.astype(str))
+    for bad in ("1.5", "0", "nan"):
+        assert main([*base, "--out", str(tmp_path / "x.csv"), "--self-training", bad]) == 2
+        err = capsys.readouterr()[1]
+        assert "--self-training must be between 0 and 1" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign", "oversized"])
+def test_a_damaged_adaptation_file_is_refused_on_resume(setup, tmp_path, damage):
+    kit, X, *_ = setup
+    out = tmp_path / "labels.csv"
+    with pytest.raises(KeyboardInterrupt):
+        label_archive(kit, X, out, partition_size=200, device="cpu", on_partition=_interrupt)
+    path = Path(f"{out}.parts") / "adapt.npz"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "foreign":  # the right names, features of the wrong width
+        np.savez(path, features_0=np.zeros((4, 3), np.float32), classes_0=np.zeros(4, np.int64))
+    else:
+        path.write_bytes(b"\0" * (64 << 20))
+    with pytest.raises(ValueError, match=r"adapt\.npz is not this run's adaptation file"):
+        label_archive(kit, X, out, partition_size=200, device="cpu")
+    report = label_archive(kit, X, out, partition_size=200, device="cpu", resume=False)
+    assert report.n_labelled == N and report.n_pseudo_labelled > 0
