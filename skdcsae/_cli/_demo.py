@@ -113,6 +113,7 @@ def run_demo(
     device="auto",
     out_dir=None,
     verbose=0,
+    self_training=0.5,
     print_fn=print,
 ):
     """Donor trains and exports a kit; recipient loads it and labels its images.
@@ -134,6 +135,9 @@ def run_demo(
         Folder for the kit and the labels; a new temporary folder by default.
     verbose : int, default=0
         Show the per-epoch loss table.
+    self_training : float or None, default=0.5
+        The recipient adapts the kit's classifier to its images first
+        (:class:`~skdcsae.RecipientLabeler`'s ``self_training``); None labels from the kit alone.
     print_fn : callable, default=print
         Where the report goes.
 
@@ -168,7 +172,8 @@ def run_demo(
         f"{kit.release.mode} feature rows, no images)."
     )
 
-    labeler = RecipientLabeler(kit=kit_path, device=device).fit()
+    labeler = RecipientLabeler(kit=kit_path, device=device, self_training=self_training)
+    labeler.fit(Xr)  # adapts the kit's classifier to the recipient's images (self_training)
     labels = labeler.predict(Xr)
     scores = np.asarray(labeler.decision_function(Xr))
     with open(labels_path, "w") as fh:
@@ -177,8 +182,11 @@ def run_demo(
             fh.write(f"{i},{label},{score:.6g}\n")
     accuracy = float(np.mean(labels == yr))
     balanced = float(balanced_accuracy_score(yr, labels))
+    adapted = int(labeler.n_pseudo_labelled_.sum())
+    how = f", adapted to {adapted} of them" if self_training is not None else ""
     print_fn(
-        f"[recipient] labelled {len(labels)} images with the kit; labels written to {labels_path}."
+        f"[recipient] labelled {len(labels)} images with the kit{how}; labels written to "
+        f"{labels_path}."
     )
     print_fn(
         f"[recipient] accuracy against the held-back true labels: {accuracy:.3f} "

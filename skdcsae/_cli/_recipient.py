@@ -28,8 +28,9 @@ _EPILOG = """examples:
   skdcsae recipient kit.joblib archive.zarr --out labels.csv --scheduler local --workers 4
   (images in sub-folders named after the kit's classes, or a labelled .npz, also get the
   kit's accuracy against those labels)
-labels come from the kit alone; in Python, RecipientLabeler(kit).fit(images) also adapts
-the classifier to the images (self-training, see the user guide)
+the kit's classifier is first adapted to the images (self-training: its confident labels,
+as many per class, join its training; one more pass over the images), as
+RecipientLabeler(kit).fit(images) does in Python; --no-self-training labels from the kit alone
 """
 
 _HELP = "label images with a donor kit; write a CSV"
@@ -60,6 +61,21 @@ def add_parser(sub) -> None:
         action="store_true",
         help="label images whose pixel values leave the donor's range (refused by default)",
     )
+    p.add_argument(
+        "--self-training",
+        type=float,
+        default=estimator_default(RecipientLabeler, "self_training"),
+        metavar="P",
+        help="adapt the kit's classifier to these images first: of those it labels with "
+        "probability >= P, the same number per class join its training (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-self-training",
+        dest="self_training",
+        action="store_const",
+        const=None,
+        help="label from the kit alone, in one pass over the images",
+    )
     add_kit_file_options(
         p,
         key_help="require a kit signed with the key in this file",
@@ -69,6 +85,16 @@ def add_parser(sub) -> None:
     add_review_options(p)
     add_scale_arguments(p)
     add_quiet_option(p)
+
+
+def adapted_message(args, n_pseudo_labelled: int) -> None:
+    """Say how many of the images joined the classifier (nothing without self-training)."""
+    if args.self_training is not None:
+        info(
+            args,
+            f"Adapted the kit's classifier to these images: {n_pseudo_labelled} of them, as "
+            f"many per class, joined its training (--self-training {args.self_training:g}).",
+        )
 
 
 def accuracy_report(data, labels, classes) -> str:
@@ -97,9 +123,14 @@ def accuracy_report(data, labels, classes) -> str:
 
 
 def run(args) -> None:
+    threshold = args.self_training
+    if threshold is not None and not 0.0 < threshold < 1.0:  # NaN fails too
+        raise ValueError(f"--self-training must be between 0 and 1, exclusive; got {threshold:g}")
     outputs = check_outputs(args)  # review options and every output path, before any work
     if args.scheduler is not None or not (outputs.review or outputs.report or args.plots):
-        return run_streaming(args, accuracy_report)  # bounded memory, resumable, Dask
+        return run_streaming(
+            args, accuracy_report, adapted_message
+        )  # bounded memory, resumable, Dask
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     c, h, w = kit.image_shape
@@ -120,10 +151,10 @@ def run(args) -> None:
         device=args.device,
         batch_size=args.batch_size,
         key=key,
-        self_training=None,  # labels as the streaming path does: from the kit alone
+        self_training=args.self_training,
         **params,
     )
-    labeler.fit(X)  # checks every image against the kit's input shape and range, once
+    labeler.fit(X)  # checks every image against the kit's input shape and range; adapts
     labeler.set_params(range_tolerance=None)  # ... not again when labelling
     y_kit = None
     if data.y is not None:
@@ -134,6 +165,7 @@ def run(args) -> None:
     )
     labels = result.labels
     values, counts = np.unique(labels, return_counts=True)
+    adapted_message(args, int(labeler.n_pseudo_labelled_.sum()))
     info(
         args,
         f"Labelled {len(labels)} images with the kit from {terminal_text(args.kit)}: "

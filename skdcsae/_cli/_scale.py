@@ -1,7 +1,8 @@
 """``skdcsae recipient`` without ``--plots``: through :func:`skdcsae.recipient.label_archive`.
 
-Bounded memory, one encoding per image, resumable, and on a Dask cluster with
-``--scheduler``. Kept here so that the command-line module only adds its flags and one call.
+Bounded memory, one encoding per image per pass (two passes when the classifier is first
+adapted to the images, the default), resumable, and on a Dask cluster with ``--scheduler``.
+Kept here so that the command-line module only adds its flags and one call.
 """
 
 from __future__ import annotations
@@ -63,10 +64,11 @@ def add_scale_arguments(p) -> None:
     )
 
 
-def run_streaming(args, accuracy_report) -> None:
+def run_streaming(args, accuracy_report, adapted_message) -> None:
     """Label ``args.data`` into ``args.out`` and print what was done.
 
-    ``accuracy_report(data, labels, classes)`` words the accuracy as the in-memory path does.
+    ``accuracy_report(data, labels, classes)`` words the accuracy, and
+    ``adapted_message(args, n)`` the adaptation, as the in-memory path does.
     """
     if args.plots or args.report or args.review_fraction is not None or args.min_confidence:
         raise CLIError("--plots, --report and review rules label in memory: leave out --scheduler")
@@ -78,7 +80,13 @@ def run_streaming(args, accuracy_report) -> None:
     if not Path(args.data).exists():
         raise CLIError(f"{args.data} does not exist")
     params = {"range_tolerance": None} if args.no_range_check else {}
-    labeler = RecipientLabeler(kit, device=args.device, batch_size=args.batch_size, key=key)
+    labeler = RecipientLabeler(
+        kit,
+        device=args.device,
+        batch_size=args.batch_size,
+        key=key,
+        self_training=args.self_training,
+    )
     if args.scheduler is None:
         tune_malloc()  # this process is ours: keep torch's buffers (see recipient._malloc)
     try:
@@ -91,6 +99,7 @@ def run_streaming(args, accuracy_report) -> None:
             f"Resumed an interrupted run: {report.partitions_resumed} of "
             f"{report.n_partitions} partitions were already labelled.",
         )
+    adapted_message(args, report.n_pseudo_labelled)
     counts = (f"{v} {n}" for v, n in report.counts.items())
     info(
         args,
