@@ -183,7 +183,11 @@ def run_demo(
     accuracy = float(np.mean(labels == yr))
     balanced = float(balanced_accuracy_score(yr, labels))
     adapted = int(labeler.n_pseudo_labelled_.sum())
-    how = f", adapted to {adapted} of them" if self_training is not None else ""
+    how = (
+        f" ({adapted} of them, as many per class, joined its classifier)"
+        if self_training is not None
+        else ""
+    )
     print_fn(
         f"[recipient] labelled {len(labels)} images with the kit{how}; labels written to "
         f"{labels_path}."
