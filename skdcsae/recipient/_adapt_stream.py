@@ -13,13 +13,14 @@ the same classifiers without the pass.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .._files import atomic_writer
+from .._files import atomic_writer, open_regular_file
 from .._sanitize import terminal_text
 from ._members import MAX_PSEUDO_PER_CLASS, member_guesser, refit_with
 
@@ -111,6 +112,23 @@ def _save(path: Path, chosen) -> None:
         np.savez(f, **arrays)
 
 
+def _read_member(archive, name, dtype, limit) -> np.ndarray:
+    """One array of the ``.npz``, its header checked (type, size) before anything is allocated."""
+    info = archive.getinfo(f"{name}.npy")
+    if info.file_size > limit:
+        raise ValueError
+    with archive.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0}.get(
+            version, np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, found = read_header(f)
+        if found != dtype or fortran or int(np.prod(shape)) * dtype.itemsize > info.file_size:
+            raise ValueError
+    with archive.open(info) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
 def _load(path: Path, labeler) -> list:
     """The chosen rows saved by an earlier run, checked against the kit before use."""
     members = labeler.kit_.members
@@ -118,13 +136,14 @@ def _load(path: Path, labeler) -> list:
     cap = MAX_PSEUDO_PER_CLASS * n_classes
     limit = 4096 + sum(cap * (m.features.shape[1] * m.features.itemsize + 8) + 512 for m in members)
     problem = f"{terminal_text(path)} is not this run's adaptation file; pass resume=False"
-    if path.stat().st_size > limit:
-        raise ValueError(f"{problem} (it is larger than the rows it can hold).")
     chosen = []
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_regular_file(path, max_bytes=limit, follow_symlinks=False) as f:
+            raw = f.read()  # bounded above: no allocation beyond what the rows can take
+        with zipfile.ZipFile(io.BytesIO(raw)) as data:
             for m, member in enumerate(members):
-                features, index = data[f"features_{m}"], data[f"classes_{m}"]
+                features = _read_member(data, f"features_{m}", member.features.dtype, limit)
+                index = _read_member(data, f"classes_{m}", np.dtype(np.int64), limit)
                 d = member.features.shape[1]
                 ok = (
                     features.dtype == member.features.dtype

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -367,7 +368,7 @@ def test_cli_adapts_alike_in_memory_and_streaming_and_can_switch_it_off(setup, t
     assert not (tmp_path / "x.csv").exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "foreign", "oversized"])
+@pytest.mark.parametrize("damage", ["truncated", "foreign", "oversized", "lying_header"])
 def test_a_damaged_adaptation_file_is_refused_on_resume(setup, tmp_path, damage):
     kit, X, *_ = setup
     out = tmp_path / "labels.csv"
@@ -378,8 +379,14 @@ def test_a_damaged_adaptation_file_is_refused_on_resume(setup, tmp_path, damage)
         path.write_bytes(path.read_bytes()[:100])
     elif damage == "foreign":  # the right names, features of the wrong width
         np.savez(path, features_0=np.zeros((4, 3), np.float32), classes_0=np.zeros(4, np.int64))
-    else:
+    elif damage == "oversized":
         path.write_bytes(b"\0" * (64 << 20))
+    else:  # a header that claims 4e12 values: refused before anything that size is allocated
+        header = io.BytesIO()
+        shape = {"descr": "<f4", "fortran_order": False, "shape": (10**12, 4)}
+        np.lib.format.write_array_header_1_0(header, shape)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("features_0.npy", header.getvalue() + b"\0" * 64)
     with pytest.raises(ValueError, match=r"adapt\.npz is not this run's adaptation file"):
         label_archive(kit, X, out, partition_size=200, device="cpu")
     report = label_archive(kit, X, out, partition_size=200, device="cpu", resume=False)
