@@ -254,7 +254,18 @@ def _kit_statement(kit) -> list[str]:
     return [line.strip() for line in lines if line.strip().startswith(_KIT_STATEMENT_KEYS)]
 
 
-def _kit_section(kit, key_given: bool) -> str:
+def _classifier_fact(labeler) -> str:
+    """How the classifier was trained: on the kit's rows alone, or adapted to these images."""
+    added = getattr(labeler, "n_pseudo_labelled_", None)
+    if added is None or not np.any(added):
+        return "trained on the feature rows of the kit alone"
+    return (
+        f"trained on the feature rows of the kit and adapted to these images: {int(np.sum(added))} "
+        f"of them, as many per class, joined it (self-training {labeler.self_training:g})"
+    )
+
+
+def _kit_section(kit, key_given: bool, classifier: str = "") -> str:
     signed = bool(getattr(kit, "signed", getattr(kit, "hmac_sha256", None) is not None))
     if signed and key_given:
         signature = '<span class="ok">signed (HMAC-SHA256) and verified with the shared key</span>'
@@ -275,6 +286,8 @@ def _kit_section(kit, key_given: bool) -> str:
         ("release mode", getattr(kit, "release_mode", "?")),
         ("SHA-256 digest", getattr(kit, "sha256", "?")),
     ]
+    if classifier:
+        facts.append(("classifier", classifier))
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
     items += f"<dt>signature</dt><dd>{signature}</dd>"
     items += "<dt>versions</dt><dd>" + _e(", ".join(f"{k} {v}" for k, v in versions.items()))
@@ -323,7 +336,8 @@ def render_report(
     if y_true is not None:
         sections.append(_truth_section(result, y_true))
         links.append(("truth", "Against true labels"))
-    sections.append(_kit_section(kit, getattr(labeler, "key", None) is not None))
+    key_given = getattr(labeler, "key", None) is not None
+    sections.append(_kit_section(kit, key_given, _classifier_fact(labeler)))
     links.append(("kit", "Donor kit"))
     nav = "".join(f'<a href="#{anchor}">{_e(text)}</a>' for anchor, text in links)
     digest = str(getattr(kit, "sha256", ""))[:16]

@@ -106,6 +106,11 @@ def test_report_without_truth_without_review_and_for_a_tabular_kit(labelled, tmp
     assert '<section id="truth">' not in text
     assert "No review rule was given" in text and "No image is flagged" in text
     assert "image 0" not in text  # nothing flagged: no names listed
+    assert "trained on the feature rows of the kit alone" in text
+    adapted = RecipientLabeler(labeler.kit, device="cpu").fit(X)
+    text = write_report(tmp_path / "a.html", adapted, X, adapted.label(X)).read_text()
+    added = int(adapted.n_pseudo_labelled_.sum())
+    assert added > 0 and f"adapted to these images: {added} of them" in text
     # a tabular kit has no pictures: the flagged rows are a table
     rng = np.random.default_rng(0)
     Xt = np.vstack([rng.normal(0, 1, (40, 5)), rng.normal(1.5, 1, (40, 5))])
