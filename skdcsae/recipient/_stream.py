@@ -290,6 +290,7 @@ def label_archive(
     if color is None:
         color = "rgb" if shape is not None and shape[0] == 3 else "gray"
     src = open_source(source, split=split, image_size=image_size, color=color, labelled=labelled)
+    owned = []  # a local cluster started here for both passes, closed at the end
     try:
         _check_item_shape(labeler, src.item_shape)
         if scheduler is not None and not src.distributable:
@@ -320,6 +321,10 @@ def label_archive(
         added = 0
         kept = (state.dir / ADAPT_FILE).is_file()  # chosen by the run being resumed
         if labeler.self_training is not None and (todo or kept):
+            if scheduler == "local" and todo:  # one cluster (and kit load) for both passes
+                cluster, client = _cluster_module().local_cluster(n_workers)
+                owned += [client, cluster]
+                scheduler, n_workers = client, None
             pieces = [(*bounds(k), src.piece(*bounds(k))) for k in range(n_parts)]
             survey = _surveyor(labeler, scheduler, n_workers, progress, src.n)
             try:
@@ -352,6 +357,8 @@ def label_archive(
             bar.close()
     finally:
         src.close()
+        for resource in owned:
+            resource.close()
     if failures:
         message = _failure_message(failures, state.dir if state.done else None)
         if not state.done:

@@ -252,3 +252,24 @@ def test_torch_threads_plugin_sets_every_workers_threads(client):
         assert set(client.run(tune_malloc).values()) == {True}
     with pytest.raises(ValueError, match="threads_per_task must be >= 1"):
         TorchThreads(0)
+
+
+def test_a_local_cluster_serves_both_passes(archive, adapted, tmp_path, monkeypatch):
+    from skdcsae.recipient import _cluster
+
+    kit, path, *_ = archive
+    started = []
+    real = _cluster.local_cluster
+
+    def counted(n_workers):
+        started.append(n_workers)
+        return real(n_workers)
+
+    monkeypatch.setattr(_cluster, "local_cluster", counted)
+    out = tmp_path / "labels.csv"
+    report = label_archive(
+        kit, path, out, partition_size=1000, scheduler="local", n_workers=1, device="cpu"
+    )
+    assert started == [1]  # the survey and the labelling ran on one cluster
+    np.testing.assert_array_equal(read_labels(out)[1], adapted[0].astype(str))
+    assert report.n_pseudo_labelled > 0
