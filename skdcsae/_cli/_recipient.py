@@ -155,6 +155,7 @@ def run(args) -> None:
         **params,
     )
     labeler.fit(X)  # checks every image against the kit's input shape and range; adapts
+    adapted_message(args, int(labeler.n_pseudo_labelled_.sum()))
     labeler.set_params(range_tolerance=None)  # ... not again when labelling
     y_kit = None
     if data.y is not None:
@@ -165,7 +166,6 @@ def run(args) -> None:
     )
     labels = result.labels
     values, counts = np.unique(labels, return_counts=True)
-    adapted_message(args, int(labeler.n_pseudo_labelled_.sum()))
     info(
         args,
         f"Labelled {len(labels)} images with the kit from {terminal_text(args.kit)}: "
