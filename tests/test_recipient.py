@@ -327,6 +327,37 @@ def test_fit_on_recipient_images_adds_the_confident_ones_balanced(digits_kit):
         RecipientLabeler(path, device="cpu", self_training=1.5).fit(X[rest])
 
 
+def test_self_training_repeats_until_its_choice_is_stable(digits_kit):
+    from skdcsae._self_training import balanced_selection
+    from skdcsae.recipient._members import MAX_PSEUDO_PER_CLASS, fit_member_classifier
+
+    _, path, X, _, _, rest = digits_kit
+    once = RecipientLabeler(path, device="cpu", max_iter=1).fit(X[rest])
+    np.testing.assert_array_equal(once.n_iter_, [1])
+    # one round by hand: the kit's classifier guesses, the balanced choice joins it once
+    kit_only = RecipientLabeler(path, device="cpu").fit()
+    features = kit_only.transform(X[rest])
+    keep, guessed = balanced_selection(
+        kit_only.predict_proba(X[rest]), kit_only.classes_, threshold=0.5,
+        max_per_class=MAX_PSEUDO_PER_CLASS,
+    )  # fmt: skip
+    by_hand = clone(kit_only.classifier_)
+    fit_member_classifier(
+        by_hand, kit_only.kit_.members[0], kit_only.classes_, extra=(features[keep], guessed[keep])
+    )
+    np.testing.assert_allclose(once.predict_proba(X), by_hand.predict_proba(kit_only.transform(X)))
+    full = RecipientLabeler(path, device="cpu").fit(X[rest])  # max_iter=10
+    (rounds,) = full.n_iter_
+    assert 1 <= rounds <= 10
+    if rounds < 10:  # it stopped because the last round chose what the one before had
+        again = RecipientLabeler(path, device="cpu", max_iter=rounds + 3).fit(X[rest])
+        np.testing.assert_array_equal(again.n_iter_, [rounds])
+        np.testing.assert_allclose(again.predict_proba(X), full.predict_proba(X))
+    np.testing.assert_array_equal(kit_only.n_iter_, [0])
+    with pytest.raises(ValueError, match="max_iter"):
+        RecipientLabeler(path, device="cpu", max_iter=0).fit(X[rest])
+
+
 def test_unfitted_and_missing_kit(digits_kit):
     _, path, X, _, _, _ = digits_kit
     for method in ("predict", "transform", "decision_function", "score"):
@@ -388,6 +419,7 @@ EXPECTED_FAILED_CHECKS = {
     "check_fit_idempotent": _OTHER_WIDTH.format(2),
     "check_fit_check_is_fitted": _OTHER_WIDTH.format(2),
     "check_n_features_in": _OTHER_WIDTH.format(2),
+    "check_non_transformer_estimators_n_iter": _OTHER_WIDTH.format(4),
     # runs since the default classifier has both decision_function and predict_proba
     "check_decision_proba_consistency": _OTHER_WIDTH.format(4),
     "check_methods_subset_invariance": (

@@ -1,107 +1,57 @@
 """Adapting the labeler to an archive bigger than memory: ``self_training`` in ``label_archive``.
 
-``RecipientLabeler(kit).fit(X)`` adds the recipient's most confident images, the same number
-per class, to each member's classifier (:func:`~skdcsae._self_training.balanced_selection`).
-An archive read partition by partition gets the same choice from one extra pass: each
-partition keeps, per guessed class, its :data:`~._members.MAX_PSEUDO_PER_CLASS` most confident
-rows and counts its confident ones; the shortlists are folded together as they arrive, so
-memory holds at most two shortlists per class, and the rows finally chosen are exactly those
-``balanced_selection`` chooses over the whole archive (ties go to the earlier image). The
-chosen rows are saved in the run's parts folder (``adapt.npz``), so that a resumed run trains
-the same classifiers without the pass.
+``RecipientLabeler(kit).fit(X)`` self-trains each member's classifier on the features of the
+recipient's images (:func:`~._members.self_train`), at most
+:data:`~._members.MAX_ADAPTATION_POOL` of them (:func:`~._members.adaptation_pool`). An
+archive read partition by partition gets the same from one extra pass: each partition's pool
+rows are encoded (every row up to the pool's size, so the features are those the in-memory fit
+computes), the rounds run on them in memory, and the labelling pass follows. The final choice
+of rows is saved in the run's parts folder (``adapt.npz``), so that a resumed run trains the
+same classifiers without the pass.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .._files import atomic_writer, open_regular_file
 from .._sanitize import terminal_text
-from ._members import MAX_PSEUDO_PER_CLASS, member_guesser, refit_with
+from ._members import MAX_PSEUDO_PER_CLASS, adaptation_pool, refit_with, self_train
 
-__all__ = ["ADAPT_FILE", "Shortlist", "adapt_to_archive", "survey_piece"]
+__all__ = ["ADAPT_FILE", "adapt_to_archive", "pool_offsets", "survey_piece"]
 
 #: The chosen rows of an adapted run, in its parts folder.
 ADAPT_FILE = "adapt.npz"
 
 
-@dataclass
-class Shortlist:
-    """One member's candidates: per guessed class, the most confident rows seen so far.
-
-    ``order`` is each row's position in the archive (ties in confidence go to the earlier
-    one); ``counts`` the confident rows seen per class, shortlisted or not.
-    """
-
-    features: list
-    confidence: list
-    order: list
-    counts: np.ndarray
-
-    @classmethod
-    def of(cls, proba, features, start, threshold) -> Shortlist:
-        guessed, confidence = proba.argmax(axis=1), proba.max(axis=1)
-        order = start + np.arange(len(proba))
-        confident = confidence >= threshold
-        parts = [np.flatnonzero(confident & (guessed == c)) for c in range(proba.shape[1])]
-        short = cls([], [], [], np.array([len(rows) for rows in parts]))
-        for rows in parts:
-            short._append(features[rows], confidence[rows], order[rows])
-        return short._trimmed(MAX_PSEUDO_PER_CLASS)
-
-    def _append(self, features, confidence, order) -> None:
-        self.features.append(features)
-        self.confidence.append(confidence)
-        self.order.append(order)
-
-    def _trimmed(self, k) -> Shortlist:
-        """The ``k`` most confident rows of each class (earlier rows first among equals)."""
-        out = Shortlist([], [], [], self.counts)
-        for f, c, o in zip(self.features, self.confidence, self.order, strict=True):
-            top = np.lexsort((o, -c))[:k]
-            out._append(f[top], c[top], o[top])
-        return out
-
-    def fold(self, other: Shortlist | None) -> Shortlist:
-        """This shortlist and ``other``'s together, trimmed to the cap again."""
-        if other is None:
-            return self
-        joined = Shortlist([], [], [], self.counts + other.counts)
-        for i in range(len(self.features)):
-            joined._append(
-                np.concatenate([self.features[i], other.features[i]]),
-                np.concatenate([self.confidence[i], other.confidence[i]]),
-                np.concatenate([self.order[i], other.order[i]]),
-            )
-        return joined._trimmed(MAX_PSEUDO_PER_CLASS)
-
-    def chosen(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(features, class indices)``: as many rows per class as the scarcest class has
-        confident ones (at most the cap), the most confident, in archive order."""
-        k = int(min(self.counts.min(), MAX_PSEUDO_PER_CLASS))
-        short = self._trimmed(k)
-        order = np.concatenate(short.order)
-        index = np.repeat(np.arange(len(short.order)), [len(o) for o in short.order])
-        rows = np.argsort(order, kind="stable")
-        return np.concatenate(short.features)[rows], index[rows]
+def pool_offsets(n: int, start: int, stop: int):
+    """The pool rows of the archive's rows ``start:stop``, as offsets from ``start`` (None:
+    all of them)."""
+    pool = adaptation_pool(n)
+    if isinstance(pool, slice):
+        return None
+    return pool[(pool >= start) & (pool < stop)] - start
 
 
-def survey_piece(labeler, guessers, piece, start, threshold) -> list:
-    """Each member's :class:`Shortlist` of one partition (None for a member without a guesser,
-    or a partition without readable images). Unreadable files are left to the labelling."""
-    images = piece.read().images
+def survey_piece(labeler, piece, start, offsets) -> tuple:
+    """``(start, features per member)`` of one partition's pool rows (``offsets`` from
+    :func:`pool_offsets`). Unreadable files are left out here and left to the labelling."""
+    batch = piece.read()
+    images = batch.images
+    if offsets is not None:
+        if batch.bad:  # only folders have unreadable files: the readable ones' positions
+            position = {name: i for i, name in enumerate(piece.files)}
+            rows = np.array([position[name] for name in batch.names], dtype=np.intp)
+            images = images[np.isin(rows, offsets)]
+        else:
+            images = images[offsets]
     if len(images) == 0:
-        return [None] * len(guessers)
-    features = labeler._member_features(labeler._check_X(images))
-    return [
-        None if g is None else Shortlist.of(g.predict_proba(f), f, start, threshold)
-        for g, f in zip(guessers, features, strict=True)
-    ]
+        return start, None
+    return start, labeler._member_features(labeler._check_X(images))
 
 
 def _save(path: Path, chosen) -> None:
@@ -146,9 +96,7 @@ def _load(path: Path, labeler) -> list:
                 index = _read_member(data, f"classes_{m}", np.dtype(np.int64), limit)
                 d = member.features.shape[1]
                 ok = (
-                    features.dtype == member.features.dtype
-                    and features.shape == (len(index), d)
-                    and index.dtype == np.int64
+                    features.shape == (len(index), d)
                     and len(index) <= cap
                     and (index.size == 0 or (index.min() >= 0 and index.max() < n_classes))
                     and np.isfinite(features).all()
@@ -161,35 +109,42 @@ def _load(path: Path, labeler) -> list:
     return chosen
 
 
-def adapt_to_archive(labeler, pieces, parts_dir, survey) -> np.ndarray:
-    """Adapt ``labeler``'s classifiers to the archive of ``pieces`` (``(start, stop, piece)``).
+def adapt_to_archive(labeler, pieces, n_images, parts_dir, survey) -> np.ndarray:
+    """Self-train ``labeler``'s classifiers on the pool of the archive of ``pieces``
+    (``(start, stop, piece)``, ``n_images`` rows in all).
 
-    ``survey(guessers, pieces, fold)`` runs :func:`survey_piece` on every piece (here or on
-    a cluster) and calls ``fold`` with each result. Returns the images added per member.
+    ``survey(pieces, keep)`` runs :func:`survey_piece` on every piece (here or on a cluster)
+    and calls ``keep`` with each result. Returns the images in each member's final training.
     """
     kit, path = labeler.kit_, Path(parts_dir) / ADAPT_FILE
     if path.is_file():
         chosen = _load(path, labeler)
     else:
-        guessers = [
-            member_guesser(c, m, kit.classes, random_state=labeler.random_state)
-            for c, m in zip(labeler.classifiers_, kit.members, strict=True)
-        ]
-        folded = [None] * len(guessers)
+        found = {}
 
-        def fold(result):
-            for m, short in enumerate(result):
-                folded[m] = short if folded[m] is None else folded[m].fold(short)
+        def keep(result):
+            start, features = result
+            if features is not None:
+                found[start] = features
 
-        survey(guessers, pieces, fold)
+        survey(pieces, keep)
         chosen = []
-        for member, guesser, short in zip(kit.members, guessers, folded, strict=True):
-            features, index = short.chosen() if short is not None else (None, [])
-            if not len(index):
-                features, index = member.features[:0], np.empty(0, np.int64)
-            else:  # the guesser's class index as the labeler's (a member may lack a class)
-                index = np.searchsorted(labeler.classes_, guesser.classes_[index])
-            chosen.append((features.astype(member.features.dtype), index.astype(np.int64)))
+        for m, (member, classifier) in enumerate(
+            zip(kit.members, labeler.classifiers_, strict=True)
+        ):
+            parts = [found[start][m] for start in sorted(found)]
+            pool = np.concatenate(parts) if parts else member.features[:0]
+            features, labels, _ = self_train(
+                classifier,
+                member,
+                kit.classes,
+                pool,
+                threshold=labeler.self_training,
+                max_iter=labeler.max_iter,
+                random_state=labeler.random_state,
+            )
+            index = np.searchsorted(labeler.classes_, labels).astype(np.int64)
+            chosen.append((features.astype(member.features.dtype), index))
         _save(path, chosen)
     added = np.zeros(len(kit.members), dtype=int)
     for m, (features, index) in enumerate(chosen):

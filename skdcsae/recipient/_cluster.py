@@ -15,7 +15,7 @@ import uuid
 
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 
-from ._adapt_stream import survey_piece
+from ._adapt_stream import pool_offsets, survey_piece
 from ._dask import KitHandle, cached_labeler
 from ._malloc import tune_malloc
 from ._piece import label_piece
@@ -85,8 +85,8 @@ def _label_task(handle, piece, partition, start, stop, parts_dir, skip_bad) -> d
     return label_piece(labeler, piece, partition, start, stop, parts_dir, skip_bad)
 
 
-def _survey_task(handle, guessers, piece, start, threshold) -> list:
-    return survey_piece(cached_labeler(handle), guessers, piece, start, threshold)
+def _survey_task(handle, piece, start, offsets) -> tuple:
+    return survey_piece(cached_labeler(handle), piece, start, offsets)
 
 
 def local_cluster(n_workers):
@@ -161,17 +161,22 @@ def label_on_cluster(labeler, pieces, parts_dir, skip_bad, scheduler, n_workers,
     _run(labeler, scheduler, n_workers, tasks, finished)
 
 
-def survey_on_cluster(labeler, guessers, pieces, threshold, scheduler, n_workers, fold):
+def survey_on_cluster(labeler, pieces, n_images, scheduler, n_workers, keep):
     """One :func:`~._adapt_stream.survey_piece` task per ``(start, stop, piece)``; call
-    ``fold`` with each partition's shortlists as they arrive."""
+    ``keep`` with each partition's pool features as they arrive."""
     import dask
 
     def tasks(handle, run):
         task = dask.delayed(_survey_task, pure=True)
-        shared = dask.delayed(guessers, pure=True, traverse=False)
         return [
-            task(handle, shared, piece, start, threshold, dask_key_name=f"skdcsae-survey-{run}-{k}")
-            for k, (start, _, piece) in enumerate(pieces)
+            task(
+                handle,
+                piece,
+                start,
+                pool_offsets(n_images, start, stop),
+                dask_key_name=f"skdcsae-survey-{run}-{k}",
+            )
+            for k, (start, stop, piece) in enumerate(pieces)
         ]
 
-    _run(labeler, scheduler, n_workers, tasks, fold)
+    _run(labeler, scheduler, n_workers, tasks, keep)

@@ -29,6 +29,7 @@ from ._dask import is_dask_array, map_method
 from ._input_range import check_input_range
 from ._members import (
     adapt_member_classifier,
+    adaptation_pool,
     average_outputs,
     ensemble_predict,
     fit_member_classifier,
@@ -84,11 +85,17 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         What recipient images given to ``fit`` add to the classifier. With a float, the
         classifier trained on the kit labels them, and is trained again on the kit's rows plus
         the recipient's confident ones: of those whose probability is at least this value,
-        the same number per class (at most 2,000), the most confident. The guesses come from
-        the default calibrated SVC when ``classifier`` has no ``predict_proba``. This adapts
-        the decision boundary to the recipient's population; the encoder is unchanged. It
-        costs one more pass of the encoder over ``X`` and a second classifier fit. With None,
-        ``X`` is only checked. ``fit()`` without images trains on the kit alone either way.
+        the same number per class (at most 2,000), the most confident. The retrained
+        classifier labels them again, and so on, until its choice no longer changes or for
+        ``max_iter`` rounds. The guesses come from the default calibrated SVC when
+        ``classifier`` has no ``predict_proba``. This adapts the decision boundary to the
+        recipient's population; the encoder is unchanged. It costs one more pass of the
+        encoder over ``X`` (over 100,000 of them, evenly spaced, when ``X`` has more) and a
+        classifier fit per round. With None, ``X`` is only checked. ``fit()`` without images
+        trains on the kit alone either way.
+    max_iter : int, default=10
+        Rounds of ``self_training`` at most (1: label the recipient's images once, retrain
+        once).
     random_state : int, RandomState instance or None, default=None
         Shuffles the kit's rows into the default classifier's calibration folds. None keeps
         the kit's order: no randomness, the same kit always gives the same probabilities.
@@ -109,6 +116,9 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
     n_pseudo_labelled_ : ndarray of shape (n_members,)
         Recipient images that joined each member's classifier with a pseudo-label (zeros
         without images at ``fit`` or with ``self_training=None``).
+    n_iter_ : ndarray of shape (n_members,)
+        Rounds of self-training that retrained each member's classifier (zeros without
+        images at ``fit`` or with ``self_training=None``).
     classes_ : ndarray of shape (n_classes,)
         Class labels (from the kit).
     n_features_in_ : int
@@ -157,6 +167,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         "key": [str, bytes, None],
         "range_tolerance": [Interval(Real, 0, None, closed="left"), None],
         "self_training": [Interval(Real, 0, 1, closed="neither"), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -170,6 +181,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         key=None,
         range_tolerance=0.1,
         self_training=0.5,
+        max_iter=10,
         random_state=None,
     ):
         self.kit = kit
@@ -179,6 +191,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         self.key = key
         self.range_tolerance = range_tolerance
         self.self_training = self_training
+        self.max_iter = max_iter
         self.random_state = random_state
 
     # --- fitting ----------------------------------------------------------------------------
@@ -248,14 +261,16 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         if y is not None:
             self._check_y(X, y)
         self.n_pseudo_labelled_ = np.zeros(len(kit.members), dtype=int)
+        self.n_iter_ = np.zeros(len(kit.members), dtype=int)
         if X is not None and self.self_training is not None and len(X):
-            for m, features in enumerate(self._member_features(X)):
-                self.n_pseudo_labelled_[m] = adapt_member_classifier(
+            for m, features in enumerate(self._member_features(X[adaptation_pool(len(X))])):
+                self.n_pseudo_labelled_[m], self.n_iter_[m] = adapt_member_classifier(
                     classifiers[m],
                     kit.members[m],
                     kit.classes,
                     features,
                     threshold=self.self_training,
+                    max_iter=self.max_iter,
                     random_state=self.random_state,
                 )
         return self

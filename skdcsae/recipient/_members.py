@@ -20,16 +20,22 @@ from .._self_training import balanced_selection
 #: Recipient images per class that may join a member's classifier: bounds the second fit of
 #: an SVC (quadratic in its rows) for archives of any size.
 MAX_PSEUDO_PER_CLASS = 2000
+#: Recipient images that self-training chooses from: all of them up to this many, else this
+#: many evenly spaced (:func:`adaptation_pool`). Bounds the features held in memory.
+MAX_ADAPTATION_POOL = 100_000
 
 __all__ = [
+    "MAX_ADAPTATION_POOL",
     "MAX_PSEUDO_PER_CLASS",
     "adapt_member_classifier",
+    "adaptation_pool",
     "average_outputs",
     "ensemble_predict",
     "fit_member_classifier",
     "member_guesser",
     "rebuild_encoder",
     "refit_with",
+    "self_train",
 ]
 
 
@@ -79,32 +85,71 @@ def member_guesser(classifier, member, classes, *, random_state):
     return guesser if hasattr(guesser, "predict_proba") else None
 
 
+def adaptation_pool(n: int):
+    """The rows of ``n`` recipient images that self-training chooses from: ``slice(None)``
+    (all) up to :data:`MAX_ADAPTATION_POOL`, else that many evenly spaced row indices."""
+    if n <= MAX_ADAPTATION_POOL:
+        return slice(None)
+    return np.unique(np.linspace(0, n - 1, MAX_ADAPTATION_POOL).round().astype(np.intp))
+
+
 def refit_with(classifier, member, classes, features, labels) -> int:
-    """Train ``classifier`` again on the member's rows plus ``(features, labels)``; return
-    how many were added (none: the classifier is left as it is)."""
-    if len(labels):
-        fit_member_classifier(classifier, member, classes, extra=(features, labels))
+    """Train ``classifier`` again on the member's rows plus ``(features, labels)`` (on the
+    member's rows alone when there are none); return how many were added."""
+    extra = (features, labels) if len(labels) else None
+    fit_member_classifier(classifier, member, classes, extra=extra)
     return len(labels)
 
 
-def adapt_member_classifier(classifier, member, classes, features, *, threshold, random_state):
-    """Retrain a member's fitted ``classifier`` with the recipient's confident images added.
+def self_train(classifier, member, classes, features, *, threshold, max_iter, random_state):
+    """Adapt a member's fitted ``classifier`` to the recipient's rows ``features``.
 
-    The guesses come from :func:`member_guesser`; of the recipient's rows (``features``) whose
-    probability reaches ``threshold``, the same number per class, at most
-    :data:`MAX_PSEUDO_PER_CLASS`, joins the member's rows
-    (:func:`~skdcsae._self_training.balanced_selection`). Returns the number that joined.
+    Each round, the guesser (:func:`member_guesser`) gives every row a class and a
+    probability; of the rows whose probability reaches ``threshold``, the same number per
+    class, at most :data:`MAX_PSEUDO_PER_CLASS`, the most confident
+    (:func:`~skdcsae._self_training.balanced_selection`), join the member's rows and the
+    classifier (and a separate guesser) is trained again. Rounds stop when the choice no
+    longer changes, or after ``max_iter``. Returns ``(features, labels, rounds)``: the final
+    choice (the classifier is the member's rows plus these) and the rounds that trained.
     """
+    chosen = (features[:0], np.empty(0, dtype=np.asarray(classes).dtype))
     guesser = member_guesser(classifier, member, classes, random_state=random_state)
     if guesser is None:
-        return 0
-    keep, guessed = balanced_selection(
-        guesser.predict_proba(features),
-        guesser.classes_,
+        return (*chosen, 0)
+    previous, rounds = None, 0
+    while rounds < max_iter:
+        keep, guessed = balanced_selection(
+            guesser.predict_proba(features),
+            guesser.classes_,
+            threshold=threshold,
+            max_per_class=MAX_PSEUDO_PER_CLASS,
+        )
+        choice = (keep.tobytes(), guessed[keep].tobytes())
+        if choice == previous:
+            break
+        previous, chosen = choice, (features[keep], guessed[keep])
+        refit_with(classifier, member, classes, *chosen)
+        if guesser is not classifier:
+            refit_with(guesser, member, classes, *chosen)
+        rounds += 1
+    return (*chosen, rounds)
+
+
+def adapt_member_classifier(
+    classifier, member, classes, features, *, threshold, max_iter, random_state
+):
+    """Self-train a member's fitted ``classifier`` on ``features`` (:func:`self_train`);
+    return ``(recipient rows in its final training, rounds that trained)``."""
+    features, labels, rounds = self_train(
+        classifier,
+        member,
+        classes,
+        features,
         threshold=threshold,
-        max_per_class=MAX_PSEUDO_PER_CLASS,
+        max_iter=max_iter,
+        random_state=random_state,
     )
-    return refit_with(classifier, member, classes, features[keep], guessed[keep])
+    return len(labels), rounds
 
 
 def average_outputs(classifiers, features: list[np.ndarray], method: str) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .._sanitize import terminal_text
-from ._adapt_stream import ADAPT_FILE, adapt_to_archive, survey_piece
+from ._adapt_stream import ADAPT_FILE, adapt_to_archive, pool_offsets, survey_piece
 from ._labeler import RecipientLabeler
 from ._labelling_report import LabellingReport, run_report
 from ._parts import RunState
@@ -28,11 +28,11 @@ __all__ = ["DEFAULT_PARTITION_SIZE", "LabellingReport", "label_archive"]
 #: the throughput-versus-partition-size measurement in benchmarks/results/scale.md.
 DEFAULT_PARTITION_SIZE = 4096
 _MAX_LISTED = 20
-# Parameters that change the labels (self_training and random_state through the adapted
+# Parameters that change the labels (self_training, max_iter and random_state through the adapted
 # classifier and its calibration folds). Device and batch size change neither (CPU/GPU results
 # agree to float32 rounding), and the range check only refuses images, so a run may resume
 # on another device or with the check switched off.
-_IDENTITY_PARAMS = ("classifier", "self_training", "random_state")
+_IDENTITY_PARAMS = ("classifier", "self_training", "max_iter", "random_state")
 
 
 def _labeler(kit, batch_size, key, device) -> RecipientLabeler:
@@ -109,18 +109,14 @@ def _surveyor(labeler, scheduler, n_workers, progress, total):
     """How :func:`adapt_to_archive` runs its pass: here (with a progress bar), or on the
     cluster."""
 
-    def survey(guessers, pieces, fold):
-        threshold = labeler.self_training
+    def survey(pieces, keep):
         if scheduler is not None:
-            cluster = _cluster_module()
-            cluster.survey_on_cluster(
-                labeler, guessers, pieces, threshold, scheduler, n_workers, fold
-            )
+            _cluster_module().survey_on_cluster(labeler, pieces, total, scheduler, n_workers, keep)
             return
         bar = _progress_bar(progress, total, 0, desc="adapting")
         try:
             for start, stop, piece in pieces:
-                fold(survey_piece(labeler, guessers, piece, start, threshold))
+                keep(survey_piece(labeler, piece, start, pool_offsets(total, start, stop)))
                 bar.update(stop - start)
         finally:
             bar.close()
@@ -328,7 +324,7 @@ def label_archive(
             pieces = [(*bounds(k), src.piece(*bounds(k))) for k in range(n_parts)]
             survey = _surveyor(labeler, scheduler, n_workers, progress, src.n)
             try:
-                added = int(adapt_to_archive(labeler, pieces, state.dir, survey).sum())
+                added = int(adapt_to_archive(labeler, pieces, src.n, state.dir, survey).sum())
             except BaseException:
                 if not state.done:  # nothing labelled: leave nothing behind
                     state.remove()
