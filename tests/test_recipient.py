@@ -332,7 +332,7 @@ def test_self_training_repeats_until_its_choice_is_stable(digits_kit):
     from skdcsae.recipient._members import MAX_PSEUDO_PER_CLASS, fit_member_classifier
 
     _, path, X, _, _, rest = digits_kit
-    once = RecipientLabeler(path, device="cpu", max_iter=1).fit(X[rest])
+    once = RecipientLabeler(path, device="cpu").fit(X[rest])  # max_iter=1, the default
     np.testing.assert_array_equal(once.n_iter_, [1])
     # one round by hand: the kit's classifier guesses, the balanced choice joins it once
     kit_only = RecipientLabeler(path, device="cpu").fit()
@@ -346,7 +346,7 @@ def test_self_training_repeats_until_its_choice_is_stable(digits_kit):
         by_hand, kit_only.kit_.members[0], kit_only.classes_, extra=(features[keep], guessed[keep])
     )
     np.testing.assert_allclose(once.predict_proba(X), by_hand.predict_proba(kit_only.transform(X)))
-    full = RecipientLabeler(path, device="cpu").fit(X[rest])  # max_iter=10
+    full = RecipientLabeler(path, device="cpu", max_iter=10).fit(X[rest])
     (rounds,) = full.n_iter_
     assert 1 <= rounds <= 10
     if rounds < 10:  # it stopped because the last round chose what the one before had

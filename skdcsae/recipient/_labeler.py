@@ -85,17 +85,18 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         What recipient images given to ``fit`` add to the classifier. With a float, the
         classifier trained on the kit labels them, and is trained again on the kit's rows plus
         the recipient's confident ones: of those whose probability is at least this value,
-        the same number per class (at most 2,000), the most confident. The retrained
-        classifier labels them again, and so on, until its choice no longer changes or for
-        ``max_iter`` rounds. The guesses come from the default calibrated SVC when
+        the same number per class (at most 2,000), the most confident. With ``max_iter``
+        above 1, the retrained classifier labels them again and chooses again, until its
+        choice no longer changes or for ``max_iter`` rounds. The guesses come from the default calibrated SVC when
         ``classifier`` has no ``predict_proba``. This adapts the decision boundary to the
         recipient's population; the encoder is unchanged. It costs one more pass of the
         encoder over ``X`` (over 100,000 of them, evenly spaced, when ``X`` has more) and a
         classifier fit per round. With None, ``X`` is only checked. ``fit()`` without images
         trains on the kit alone either way.
-    max_iter : int, default=10
-        Rounds of ``self_training`` at most (1: label the recipient's images once, retrain
-        once).
+    max_iter : int, default=1
+        Rounds of ``self_training`` at most. One round labels the recipient's images once and
+        retrains once; more rounds repeat that with the retrained classifier, stopping early
+        once a round chooses what the round before chose.
     random_state : int, RandomState instance or None, default=None
         Shuffles the kit's rows into the default classifier's calibration folds. None keeps
         the kit's order: no randomness, the same kit always gives the same probabilities.
@@ -181,7 +182,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         key=None,
         range_tolerance=0.1,
         self_training=0.5,
-        max_iter=10,
+        max_iter=1,
         random_state=None,
     ):
         self.kit = kit

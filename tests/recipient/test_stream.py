@@ -391,3 +391,25 @@ def test_a_damaged_adaptation_file_is_refused_on_resume(setup, tmp_path, damage)
         label_archive(kit, X, out, partition_size=200, device="cpu")
     report = label_archive(kit, X, out, partition_size=200, device="cpu", resume=False)
     assert report.n_labelled == N and report.n_pseudo_labelled > 0
+
+
+def test_a_larger_archive_adapts_on_an_evenly_spaced_pool(setup, tmp_path, monkeypatch):
+    from skdcsae.recipient import _members
+
+    kit, X, *_ = setup
+    monkeypatch.setattr(_members, "MAX_ADAPTATION_POOL", 300)  # the archive holds 1,000
+    expected = RecipientLabeler(kit, device="cpu").fit(X)
+    assert expected.n_iter_[0] >= 1
+    encoded = []
+    real = RecipientLabeler._encode
+
+    def counting(self, images, *args, **kwargs):
+        encoded.append(len(images))
+        return real(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
+    out = tmp_path / "labels.csv"
+    report = label_archive(kit, X, out, partition_size=128, device="cpu")
+    assert sum(encoded) == 300 + N  # the pool once, then every image
+    np.testing.assert_array_equal(read_labels(out)[1], expected.predict(X).astype(str))
+    assert report.n_pseudo_labelled == expected.n_pseudo_labelled_[0]
