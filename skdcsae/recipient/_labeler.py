@@ -87,12 +87,12 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         the recipient's confident ones: of those whose probability is at least this value,
         the same number per class (at most 2,000), the most confident. With ``max_iter``
         above 1, the retrained classifier labels them again and chooses again, until its
-        choice no longer changes or for ``max_iter`` rounds. The guesses come from the default calibrated SVC when
-        ``classifier`` has no ``predict_proba``. This adapts the decision boundary to the
-        recipient's population; the encoder is unchanged. It costs one more pass of the
-        encoder over ``X`` (over 100,000 of them, evenly spaced, when ``X`` has more) and a
-        classifier fit per round. With None, ``X`` is only checked. ``fit()`` without images
-        trains on the kit alone either way.
+        choice no longer changes or for ``max_iter`` rounds. The guesses come from the
+        default calibrated SVC when ``classifier`` has no ``predict_proba``. This adapts the
+        decision boundary to the recipient's population; the encoder is unchanged. It costs
+        one more pass of the encoder over ``X`` (over 100,000 of its images, evenly spaced,
+        when it has more) and a classifier fit per round. With None, ``X`` is only checked.
+        ``fit()`` without images trains on the kit alone either way.
     max_iter : int, default=1
         Rounds of ``self_training`` at most. One round labels the recipient's images once and
         retrains once; more rounds repeat that with the retrained classifier, stopping early
