@@ -109,6 +109,17 @@ def cmd_fit(args) -> None:
                 print(f"n={n} seed={seed}: {state}, {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def cached_units(dataset: str = "balanced", cache: Path = CACHE):
+    """``(n, seed, features, folder)`` of every fitted unit, selection seeds first: the
+    cached kits and recipient features that probes reuse without training again."""
+    for seeds in (SELECTION_SEEDS, EVAL_SEEDS):
+        for n in SIZES:
+            for seed in seeds:
+                folder = unit_dir(cache, dataset, n, seed)
+                with np.load(folder / "features.npz") as f:
+                    yield n, seed, {k: f[k] for k in f.files}, folder
+
+
 # --------------------------------------------------------------------------------------------
 # evaluate: calibration methods on the cached features
 # --------------------------------------------------------------------------------------------

@@ -158,20 +158,15 @@ def score(row, name, clf, recipient, F, y):
 
 
 def cached():
-    for seeds in (calibration.SELECTION_SEEDS, calibration.EVAL_SEEDS):
-        for n in calibration.SIZES:
-            for seed in seeds:
-                folder = calibration.unit_dir(calibration.CACHE, "balanced", n, seed)
-                with np.load(folder / "features.npz") as f:
-                    data = {k: f[k] for k in f.files}
-                kit = RecipientLabeler(folder / "kit.joblib", device="cpu").fit().kit_
-                row = {"experiment": "cached", "n": n, "seed": seed}
-                for name, clf in classifiers(kit.labels).items():
-                    clf = clone(clf)
-                    fit_member_classifier(clf, kit.members[0], kit.classes)
-                    for r in ("A", "B"):
-                        score(row, name, clf, r, data[f"F_{r}"], data[f"y_{r}"])
-                yield row
+    for n, seed, data, folder in calibration.cached_units():
+        kit = RecipientLabeler(folder / "kit.joblib", device="cpu").fit().kit_
+        row = {"experiment": "cached", "n": n, "seed": seed}
+        for name, clf in classifiers(kit.labels).items():
+            clf = clone(clf)
+            fit_member_classifier(clf, kit.members[0], kit.classes)
+            for r in ("A", "B"):
+                score(row, name, clf, r, data[f"F_{r}"], data[f"y_{r}"])
+        yield row
 
 
 def weak():

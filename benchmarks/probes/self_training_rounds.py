@@ -55,17 +55,12 @@ def rounds(labeler, F, y) -> dict:
 
 def main() -> None:
     with OUT.open("a", encoding="utf-8") as out:
-        for seeds in (calibration.SELECTION_SEEDS, calibration.EVAL_SEEDS):
-            for n in calibration.SIZES:
-                for seed in seeds:
-                    folder = calibration.unit_dir(calibration.CACHE, "balanced", n, seed)
-                    with np.load(folder / "features.npz") as f:
-                        data = {k: f[k] for k in f.files}
-                    labeler = RecipientLabeler(folder / "kit.joblib", device="cpu").fit()
-                    for r in ("A", "B"):
-                        row = {"n": n, "seed": seed, "recipient": r}
-                        row.update(rounds(labeler, data[f"F_{r}"], data[f"y_{r}"]))
-                        print(json.dumps(row), file=out, flush=True)
+        for n, seed, data, folder in calibration.cached_units():
+            labeler = RecipientLabeler(folder / "kit.joblib", device="cpu").fit()
+            for r in ("A", "B"):
+                row = {"n": n, "seed": seed, "recipient": r}
+                row.update(rounds(labeler, data[f"F_{r}"], data[f"y_{r}"]))
+                print(json.dumps(row), file=out, flush=True)
 
 
 if __name__ == "__main__":

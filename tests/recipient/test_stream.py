@@ -37,6 +37,20 @@ def setup(tmp_path_factory):
     return kit, X, y, labeler.predict(X), label_probability(labeler, X)
 
 
+@pytest.fixture
+def encodes(monkeypatch):
+    """The number of images of each encoder pass (every pass goes through ``_encode``)."""
+    counts = []
+    real = RecipientLabeler._encode
+
+    def counting(self, images, *args, **kwargs):
+        counts.append(len(images))
+        return real(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
+    return counts
+
+
 def _done_counts(out):
     counts = {}
     for line in (Path(f"{out}.parts") / "done.jsonl").read_text().splitlines():
@@ -86,16 +100,9 @@ def test_every_source_gives_the_labels_of_predict(setup, tmp_path, kind):
         assert report.accuracy is None
 
 
-def test_each_image_is_encoded_once(setup, tmp_path, monkeypatch):
+def test_each_image_is_encoded_once(setup, tmp_path, encodes):
     kit, X, *_ = setup
-    encoded = []
-    real = RecipientLabeler._encode  # every encoder pass goes through it
-
-    def counting(self, images, *args, **kwargs):
-        encoded.append(len(images))
-        return real(self, images, *args, **kwargs)
-
-    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
+    encoded = encodes
     plain = RecipientLabeler(kit, self_training=None)
     report = label_archive(plain, X, tmp_path / "kit.csv", partition_size=300, device="cpu")
     assert sum(encoded) == N and report.n_pseudo_labelled == 0
@@ -113,7 +120,7 @@ def test_kit_only_labels_are_those_of_fit_without_images(setup, tmp_path):
     assert not np.array_equal(expected, adapted)  # the adaptation changed some labels
 
 
-def test_interrupted_run_resumes_without_relabelling(setup, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_without_relabelling(setup, tmp_path, encodes):
     kit, X, _, expected, _ = setup
     out = tmp_path / "labels.csv"
 
@@ -125,16 +132,9 @@ def test_interrupted_run_resumes_without_relabelling(setup, tmp_path, monkeypatc
         label_archive(kit, X, out, partition_size=200, device="cpu", on_partition=stop_after_two)
     assert not out.exists()  # no output until every partition is labelled
     assert (Path(f"{out}.parts") / "adapt.npz").is_file()  # the images chosen, kept
-    encoded = []
-    real = RecipientLabeler._encode
-
-    def counting(self, images, *args, **kwargs):
-        encoded.append(len(images))
-        return real(self, images, *args, **kwargs)
-
-    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
+    encodes.clear()
     report = label_archive(kit, X, out, partition_size=200, device="cpu", keep_parts=True)
-    assert sum(encoded) == N - 400  # the 3 partitions left, and no second survey
+    assert sum(encodes) == N - 400  # the 3 partitions left, and no second survey
     assert report.partitions_resumed == 2 and report.n_partitions == 5
     np.testing.assert_array_equal(read_labels(out)[1], expected.astype(str))
     assert _done_counts(out) == {k: 1 for k in range(5)}  # no partition labelled twice
@@ -393,23 +393,16 @@ def test_a_damaged_adaptation_file_is_refused_on_resume(setup, tmp_path, damage)
     assert report.n_labelled == N and report.n_pseudo_labelled > 0
 
 
-def test_a_larger_archive_adapts_on_an_evenly_spaced_pool(setup, tmp_path, monkeypatch):
+def test_a_larger_archive_adapts_on_an_evenly_spaced_pool(setup, tmp_path, monkeypatch, encodes):
     from skdcsae.recipient import _members
 
     kit, X, *_ = setup
     monkeypatch.setattr(_members, "MAX_ADAPTATION_POOL", 300)  # the archive holds 1,000
     expected = RecipientLabeler(kit, device="cpu").fit(X)
     assert expected.n_iter_[0] >= 1
-    encoded = []
-    real = RecipientLabeler._encode
-
-    def counting(self, images, *args, **kwargs):
-        encoded.append(len(images))
-        return real(self, images, *args, **kwargs)
-
-    monkeypatch.setattr(RecipientLabeler, "_encode", counting)
+    encodes.clear()
     out = tmp_path / "labels.csv"
     report = label_archive(kit, X, out, partition_size=128, device="cpu")
-    assert sum(encoded) == 300 + N  # the pool once, then every image
+    assert sum(encodes) == 300 + N  # the pool once, then every image
     np.testing.assert_array_equal(read_labels(out)[1], expected.predict(X).astype(str))
     assert report.n_pseudo_labelled == expected.n_pseudo_labelled_[0]
