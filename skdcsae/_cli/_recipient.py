@@ -128,9 +128,8 @@ def run(args) -> None:
         raise ValueError(f"--self-training must be between 0 and 1, exclusive; got {threshold:g}")
     outputs = check_outputs(args)  # review options and every output path, before any work
     if args.scheduler is not None or not (outputs.review or outputs.report or args.plots):
-        return run_streaming(
-            args, accuracy_report, adapted_message
-        )  # bounded memory, resumable, Dask
+        # bounded memory, resumable, Dask
+        return run_streaming(args, accuracy_report, adapted_message)
     key = read_key(args.key_file)
     kit = load_donor_kit(args.kit, key=key)
     c, h, w = kit.image_shape

@@ -117,9 +117,13 @@ def adapt_to_archive(labeler, pieces, n_images, parts_dir, survey) -> np.ndarray
     and calls ``keep`` with each result. Returns the images in each member's final training.
     """
     kit, path = labeler.kit_, Path(parts_dir) / ADAPT_FILE
-    if path.is_file():
+    if path.is_file():  # chosen by the run being resumed: train on that choice
         chosen = _load(path, labeler)
-    else:
+        for classifier, member, (features, index) in zip(
+            labeler.classifiers_, kit.members, chosen, strict=True
+        ):
+            refit_with(classifier, member, kit.classes, features, labeler.classes_[index])
+    else:  # self_train leaves each classifier trained on its final choice
         found = {}
 
         def keep(result):
@@ -146,11 +150,6 @@ def adapt_to_archive(labeler, pieces, n_images, parts_dir, survey) -> np.ndarray
             index = np.searchsorted(labeler.classes_, labels).astype(np.int64)
             chosen.append((features.astype(member.features.dtype), index))
         _save(path, chosen)
-    added = np.zeros(len(kit.members), dtype=int)
-    for m, (features, index) in enumerate(chosen):
-        added[m] = refit_with(
-            labeler.classifiers_[m], kit.members[m], kit.classes, features, labeler.classes_[index]
-        )
     labeler.classifier_ = labeler.classifiers_[0]
-    labeler.n_pseudo_labelled_ = added
-    return added
+    labeler.n_pseudo_labelled_ = np.array([len(index) for _, index in chosen])
+    return labeler.n_pseudo_labelled_

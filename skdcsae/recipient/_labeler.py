@@ -28,12 +28,12 @@ from ._calibration import _classifier_has, default_classifier
 from ._dask import is_dask_array, map_method
 from ._input_range import check_input_range
 from ._members import (
-    adapt_member_classifier,
     adaptation_pool,
     average_outputs,
     ensemble_predict,
     fit_member_classifier,
     rebuild_encoder,
+    self_train,
 )
 from ._review import ReviewMixin
 from ._shapes import _shape_message
@@ -265,7 +265,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
         self.n_iter_ = np.zeros(len(kit.members), dtype=int)
         if X is not None and self.self_training is not None and len(X):
             for m, features in enumerate(self._member_features(X[adaptation_pool(len(X))])):
-                self.n_pseudo_labelled_[m], self.n_iter_[m] = adapt_member_classifier(
+                _, labels, self.n_iter_[m] = self_train(
                     classifiers[m],
                     kit.members[m],
                     kit.classes,
@@ -274,6 +274,7 @@ class RecipientLabeler(ReviewMixin, ClassifierMixin, TransformerMixin, BaseEstim
                     max_iter=self.max_iter,
                     random_state=self.random_state,
                 )
+                self.n_pseudo_labelled_[m] = len(labels)
         return self
 
     def _check_y(self, X, y) -> None:

@@ -27,7 +27,6 @@ MAX_ADAPTATION_POOL = 100_000
 __all__ = [
     "MAX_ADAPTATION_POOL",
     "MAX_PSEUDO_PER_CLASS",
-    "adapt_member_classifier",
     "adaptation_pool",
     "average_outputs",
     "ensemble_predict",
@@ -93,12 +92,11 @@ def adaptation_pool(n: int):
     return np.unique(np.linspace(0, n - 1, MAX_ADAPTATION_POOL).round().astype(np.intp))
 
 
-def refit_with(classifier, member, classes, features, labels) -> int:
+def refit_with(classifier, member, classes, features, labels) -> None:
     """Train ``classifier`` again on the member's rows plus ``(features, labels)`` (on the
-    member's rows alone when there are none); return how many were added."""
+    member's rows alone when there are none)."""
     extra = (features, labels) if len(labels) else None
     fit_member_classifier(classifier, member, classes, extra=extra)
-    return len(labels)
 
 
 def self_train(classifier, member, classes, features, *, threshold, max_iter, random_state):
@@ -133,23 +131,6 @@ def self_train(classifier, member, classes, features, *, threshold, max_iter, ra
             refit_with(guesser, member, classes, *chosen)
         rounds += 1
     return (*chosen, rounds)
-
-
-def adapt_member_classifier(
-    classifier, member, classes, features, *, threshold, max_iter, random_state
-):
-    """Self-train a member's fitted ``classifier`` on ``features`` (:func:`self_train`);
-    return ``(recipient rows in its final training, rounds that trained)``."""
-    features, labels, rounds = self_train(
-        classifier,
-        member,
-        classes,
-        features,
-        threshold=threshold,
-        max_iter=max_iter,
-        random_state=random_state,
-    )
-    return len(labels), rounds
 
 
 def average_outputs(classifiers, features: list[np.ndarray], method: str) -> np.ndarray:
