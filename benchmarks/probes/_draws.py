@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,3 +23,20 @@ def balanced_draws(n: int, seeds: list[int]) -> Iterator[tuple[int, np.ndarray, 
         donor = donor_indices(y_train, n, seed)
         sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
         yield seed, X_train[donor], y_train[donor], sets
+
+
+def score_configs(n: int, seeds: list[int], names: list[str], make: Callable) -> None:
+    """For each draw and config: ``make(name, seed)`` (an unfitted transformer) + ``SVC()``
+    fitted on the donor's images, scored on A and B; one JSON row per (config, n, seed)."""
+    from sklearn.metrics import accuracy_score
+    from sklearn.svm import SVC
+
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
+        for name in names:
+            t0 = time.perf_counter()
+            est = make(name, seed)
+            svc = SVC().fit(est.fit_transform(X_donor, y_donor), y_donor)
+            row = {"config": name, "n": n, "seed": seed, "fit_s": time.perf_counter() - t0}
+            for recipient, (X, y) in sets.items():
+                row[recipient] = accuracy_score(y, svc.predict(est.transform(X)))
+            print(json.dumps(row), flush=True)

@@ -16,18 +16,14 @@ latent dimensions per head. ``defaults`` is the library as it is; its rows repro
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 
-from sklearn.metrics import accuracy_score
-from sklearn.svm import SVC
 from skorch.callbacks import Callback
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _draws import balanced_draws
+from _draws import score_configs
 
 from skdcsae import DCSAETransformer
 
@@ -62,16 +58,12 @@ def _params(name: str) -> dict:
 
 
 def main(n: int, seeds: list[int], names: list[str]) -> None:
-    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
-        for name in names:
-            t0 = time.perf_counter()
-            est = DCSAETransformer(random_state=seed, device="cpu", **_params(name))
-            features = est.fit_transform(X_donor, y_donor)
-            svc = SVC().fit(features, y_donor)
-            row = {"config": name, "n": n, "seed": seed, "fit_s": time.perf_counter() - t0}
-            for recipient, (X, y) in sets.items():
-                row[recipient] = accuracy_score(y, svc.predict(est.transform(X)))
-            print(json.dumps(row), flush=True)
+    score_configs(
+        n,
+        seeds,
+        names,
+        lambda name, seed: DCSAETransformer(random_state=seed, device="cpu", **_params(name)),
+    )
 
 
 if __name__ == "__main__":
