@@ -15,7 +15,7 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._docstrings import Substitution, shared_docs
 from ._export import _DonorKitExportMixin
 from ._inference import DONOR_OFFSET, head_features, paper_sample
-from ._nn import _DCSAENet, auto_latent_dim
+from ._nn import _DCSAENet, auto_alpha, auto_latent_dim
 from ._paper import PAPER_PARAMS
 from ._self_training import balanced_pseudo_labels
 from ._validation import unlabelled_mask
@@ -47,8 +47,12 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         16 (8 up to 44 images per class, 16 from 80). With ``self_training``, the second fit
         counts the pseudo-labelled images too. The width used is ``n_components_``. The paper
         uses 2.
-    alpha : float, default=10.0
-        Weight of the reconstruction error. Paper: 10 for PneumoniaMNIST, 20 for APTOS/COVID.
+    alpha : float or "auto", default="auto"
+        Weight of the reconstruction error, which is summed over the input's values.
+        ``"auto"`` is 10 (the paper's PneumoniaMNIST value) up to 784 values per image (one
+        28x28 grey image), and ``10 * 784 / values`` beyond: a 64x64 or an RGB image's
+        reconstruction then weighs what a 28x28 grey image's does against the latent terms.
+        The value used is ``alpha_``. Paper: 10 for PneumoniaMNIST, 20 for APTOS/COVID.
     beta : float, default=10.0
         Weight of the repulsion term.
     rho : float or None, default=None
@@ -172,6 +176,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         Class labels seen in ``fit``; head ``k`` belongs to ``classes_[k]``.
     n_components_ : int
         Latent dimensions per head of this fit: ``n_components``, or its ``"auto"`` width.
+    alpha_ : float
+        Reconstruction weight of this fit: ``alpha``, or its ``"auto"`` value.
     %(fitted_attributes)s
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the torch module.
@@ -217,7 +223,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseLatentTransformer._parameter_constraints,
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "rho": [Interval(Real, 0, None, closed="neither"), None],
@@ -234,7 +240,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
     n_components: int | str = "auto"
     _: KW_ONLY
-    alpha: float = 10.0
+    alpha: float | str = "auto"
     beta: float = 10.0
     rho: float | None = None
     kl_weight: float = 1.0
@@ -266,7 +272,7 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
 
     def _net_kwargs(self):
         kwargs = {
-            "alpha": float(self.alpha),
+            "alpha": self.alpha_,
             "beta": float(self.beta),
             "rho": self._rho(),
             "kl_weight": float(self.kl_weight),
@@ -366,6 +372,8 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
         self.n_components_ = self._latent_width(y_index)
         self._dp_settings = self._check_dp(int(labelled.sum()))
         self._fit_scaling(X)  # every donor image, labelled or not
+        n_values = int(np.prod(self._module_input_shape()))  # what L_mse sums over
+        self.alpha_ = auto_alpha(n_values) if self.alpha == "auto" else float(self.alpha)
         X_train, y_train = X[labelled], y_index
         self.n_pseudo_labelled_ = 0
         if pseudo:

@@ -14,6 +14,7 @@ from skdcsae._nn._augment import (
     random_affine,
     random_gamma,
 )
+from skdcsae._nn._loss import auto_alpha
 from skdcsae._nn._modules import auto_architecture, auto_latent_dim
 
 from .kit_helpers import digits_images
@@ -182,6 +183,36 @@ def test_auto_latent_width_is_resolved_from_the_labelled_rows_at_fit():
     assert fixed.n_components_ == 3 and fixed.transform(X[:3]).shape == (3, 6)
     with pytest.raises(ValueError, match="n_components"):
         DCSAETransformer(**{**fast, "n_components": "wide"}).fit(X[rows], y[rows])
+
+
+@pytest.mark.parametrize(
+    ("n_values", "alpha"),
+    [(64, 10.0), (784, 10.0), (3 * 784, 10.0 / 3), (64 * 64, 10.0 * 784 / 4096),
+     (3 * 224 * 224, 10.0 * 784 / 150528), (20, 10.0)],
+)  # fmt: skip
+def test_auto_alpha_holds_a_28x28_images_reconstruction_weight(n_values, alpha):
+    assert auto_alpha(n_values) == pytest.approx(alpha)
+    # the weight of a whole image's summed error never exceeds a 28x28 grey image's
+    assert auto_alpha(n_values) * n_values <= 10.0 * 784 + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("shape", "alpha"),
+    [((8, 28, 28), 10.0), ((8, 3, 28, 28), 10.0 / 3), ((8, 40, 40), 10.0 * 784 / 1600),
+     ((8, 30), 10.0)],
+)  # fmt: skip
+def test_auto_alpha_is_resolved_from_the_input_at_fit_and_reaches_the_loss(shape, alpha):
+    rng = np.random.default_rng(0)
+    X, y = rng.random(shape).astype(np.float32), np.repeat([0, 1], 4)
+    fast = {**TINY, "max_epochs": 1, "min_steps": 0, "augment": False}
+    est = DCSAETransformer(**fast).fit(X, y)
+    assert est.alpha == "auto" and est.alpha_ == pytest.approx(alpha)
+    assert est.net_.alpha == pytest.approx(alpha)  # the weight the loss was trained with
+    fixed = DCSAETransformer(**fast, alpha=2.5).fit(X, y)
+    assert fixed.alpha_ == 2.5 and fixed.net_.alpha == 2.5
+    assert DCSAETransformer(**PAPER_PARAMS).alpha == 10.0  # the paper's, whatever the size
+    with pytest.raises(ValueError, match="alpha"):
+        DCSAETransformer(**fast, alpha="large").fit(X, y)
 
 
 # --- unlabelled rows (y == -1) ------------------------------------------------------------------

@@ -8,7 +8,12 @@ one JSON row per (task, n, seed, width)::
 
     OMP_NUM_THREADS=1 python benchmarks/probes/digits_width.py 80 0,1,2,3 8,16
 
-Results: ``benchmarks/results/probes/digits_width.md``.
+A fourth argument names another estimator parameter to vary in place of ``n_components``
+(its values are read as numbers), e.g. ``… 20 0,1,2,3 10,122.5 alpha``; the row's ``width``
+field then holds that parameter's value, and ``param`` its name.
+
+Rows: ``benchmarks/results/probes/digits_width.jsonl`` (read in ``weight_averaging.md`` and
+``image_size.md``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from skdcsae import DCSAETransformer
 TASKS = {"10class": tuple(range(10)), "3v8": (3, 8), "4v9": (4, 9)}
 
 
-def main(n: int, seeds: list[int], widths: list[int]) -> None:
+def main(n: int, seeds: list[int], widths: list, param: str = "n_components") -> None:
     X_all, y_all = load_digits(return_X_y=True)
     for task, classes in TASKS.items():
         keep = np.isin(y_all, classes)
@@ -40,14 +45,18 @@ def main(n: int, seeds: list[int], widths: list[int]) -> None:
             rest = np.setdiff1d(np.arange(len(y)), donor)
             for width in widths:
                 t0 = time.perf_counter()
-                est = DCSAETransformer(random_state=seed, device="cpu", n_components=width)
+                est = DCSAETransformer(random_state=seed, device="cpu", **{param: width})
                 svc = SVC().fit(est.fit_transform(X[donor], y[donor]), y[donor])
                 accuracy = accuracy_score(y[rest], svc.predict(est.transform(X[rest])))
                 row = {"task": task, "n": n, "seed": seed, "width": width,
                        "fit_s": round(time.perf_counter() - t0, 1), "accuracy": accuracy}  # fmt: skip
+                if param != "n_components":
+                    row["param"] = param
                 print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
+    param = sys.argv[4] if len(sys.argv) > 4 else "n_components"
+    cast = int if param == "n_components" else float
     main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")],
-         [int(w) for w in sys.argv[3].split(",")])  # fmt: skip
+         [cast(w) for w in sys.argv[3].split(",")], param)  # fmt: skip

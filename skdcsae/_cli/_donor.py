@@ -28,6 +28,7 @@ from ._options import (
     add_device_option,
     add_kit_file_options,
     add_quiet_option,
+    auto_or_nonnegative_float,
     auto_or_positive_int,
     positive_ints,
 )
@@ -52,7 +53,11 @@ signing: make a key once with `skdcsae keygen secret.key` (64 hex digits, readab
 
 # estimator parameter -> (flag, help); each default is read from DCSAETransformer itself
 _TRAINING_OPTIONS = {
-    "alpha": ("--alpha", float, "reconstruction weight"),
+    "alpha": (
+        "--alpha",
+        auto_or_nonnegative_float,
+        "reconstruction weight ('auto': 10, less for inputs larger than a 28x28 grey image)",
+    ),
     "beta": ("--beta", float, "repulsion weight"),
     "rho": ("--rho", float, "repulsion margin (default: 2.5 x --latent-dim)"),
     "kl_weight": ("--kl-weight", float, "KL weight"),

@@ -13,6 +13,7 @@ __all__ = [
     "add_key_option",
     "add_kit_file_options",
     "add_quiet_option",
+    "auto_or_nonnegative_float",
     "auto_or_positive_int",
     "image_size",
     "positive_ints",
@@ -42,6 +43,19 @@ def auto_or_positive_int(text: str) -> int | str:
         value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer, got {text!r}")
+    return value
+
+
+def auto_or_nonnegative_float(text: str) -> float | str:
+    """``"auto"`` or a finite number at least 0; an argparse type."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}")
     return value
 
 

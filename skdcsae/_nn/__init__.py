@@ -9,7 +9,14 @@
 Nothing here knows about scikit-learn estimators or donor kits.
 """
 
-from ._loss import dcsae_loss_terms, kl_to_standard_normal, reconstruction_error, repulsion
+from ._loss import (
+    REFERENCE_INPUT_SIZE,
+    auto_alpha,
+    dcsae_loss_terms,
+    kl_to_standard_normal,
+    reconstruction_error,
+    repulsion,
+)
 from ._modules import (
     MultiHeadEncoder,
     MultiHeadVAE,
@@ -21,11 +28,13 @@ from ._modules import (
 from ._nets import _DCSAENet, _LatentNet, _VAENet
 
 __all__ = [
+    "REFERENCE_INPUT_SIZE",
     "MultiHeadEncoder",
     "MultiHeadVAE",
     "_DCSAENet",
     "_LatentNet",
     "_VAENet",
+    "auto_alpha",
     "auto_architecture",
     "auto_latent_dim",
     "conv_stage_sizes",

@@ -15,11 +15,30 @@ from __future__ import annotations
 import torch
 
 __all__ = [
+    "REFERENCE_INPUT_SIZE",
+    "auto_alpha",
     "dcsae_loss_terms",
     "kl_to_standard_normal",
     "reconstruction_error",
     "repulsion",
 ]
+
+
+#: Values per input (pixels times channels) of one 28x28 grey image, the size at which the
+#: paper set ``alpha = 10`` and at which the defaults were measured.
+REFERENCE_INPUT_SIZE = 28 * 28
+
+
+def auto_alpha(n_values: int, alpha: float = 10.0) -> float:
+    """The reconstruction weight for inputs of ``n_values`` values: ``"auto"`` alpha.
+
+    ``L_mse`` is summed over the input's values, so against the latent terms a 64x64 image's
+    reconstruction weighs 5.2 times a 28x28 image's, and a colour image's 3 times a grey
+    one's. ``alpha`` holds up to one 28x28 grey image (784 values); beyond, it shrinks by
+    ``784 / n_values``, so that no input's reconstruction weighs more than a 28x28 image's.
+    Smaller inputs keep ``alpha``.
+    """
+    return float(alpha) * min(1.0, REFERENCE_INPUT_SIZE / max(int(n_values), 1))
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

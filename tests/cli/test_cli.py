@@ -133,8 +133,10 @@ def test_donor_release_and_audit(small_npz, tmp_path):
     audit_args = ["--members", small_npz, "--n-per-class", 30, "--seed", 0]
     audit_args += ["--non-members", small_npz, "--eval", small_npz, "--device", "cpu"]
     per_image = tmp_path / "per_image.joblib"
-    quiet = run_cli("donor", small_npz, "--out", per_image, "--release", "per_image", *common)
+    quiet = run_cli("donor", small_npz, "--out", per_image, "--release", "per_image",
+                    "--alpha", 2.5, *common)  # fmt: skip
     assert quiet.stdout == "" and quiet.stderr == ""
+    assert "alpha=2.5" in run_cli("inspect", per_image).stdout
     found = run_cli("audit", per_image, *audit_args)
     assert _auc(found.stdout) == 1.0, found.stdout  # every member's row is in the kit
     assert "kit accuracy" in found.stdout and "not a proof" in found.stdout
@@ -216,6 +218,9 @@ def test_demo_runs(tmp_path):
         (["donor", "x", "--out", "k", "--conv-channels", "a,b"], "comma-separated integers"),
         (["donor", "x", "--out", "k", "--latent-dim", "wide"], "'auto' or a positive integer"),
         (["donor", "x", "--out", "k", "--latent-dim", "0"], "'auto' or a positive integer"),
+        (["donor", "x", "--out", "k", "--alpha", "-1"], "'auto' or a number >= 0"),
+        (["donor", "x", "--out", "k", "--alpha", "inf"], "'auto' or a number >= 0"),
+        (["donor", "x", "--out", "k", "--alpha", "nan"], "'auto' or a number >= 0"),
         (["demo", "--device", "gpu"], "Unknown device"),
         (["audit", "missing.joblib", "--members", "a", "--non-members", "b"], "missing.joblib"),
     ],

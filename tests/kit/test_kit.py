@@ -73,7 +73,7 @@ def test_meta_and_tensor_layout(kit_path, donor):
     assert member["sampling_seed"] is None and member["privacy"] is None
     assert member["n_groups_per_class"] is None and member["n_clipped"] is None
     hyper = member["hyperparameters"]
-    assert hyper["alpha"] == 10.0 and hyper["conv_channels"] == [8, 4]
+    assert hyper["alpha"] == "auto" and hyper["conv_channels"] == [8, 4]
     assert hyper["n_iter"] == 3 and "callbacks" not in hyper and "device" not in hyper
     labels = tensors["members.0.labels"]
     assert labels.dtype == np.int64 and np.array_equal(labels, y[:120])  # indices into classes
