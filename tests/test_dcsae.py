@@ -219,12 +219,13 @@ def test_pipeline_gridsearch_clone_and_pickle(digits_binary):
     assert pipe.score(X, y) > 0.9
     grid = GridSearchCV(
         pipe,
-        {"dcsae__alpha": [1.0, 10.0], "dcsae__beta": [10.0], "dcsae__rho": [2.0, 5.0]},
+        {"dcsae__alpha": ["auto", 1.0], "dcsae__beta": [10.0], "dcsae__rho": [2.0, 5.0]},
         cv=2,
         n_jobs=1,
     ).fit(X, y)
     assert set(grid.best_params_) == {"dcsae__alpha", "dcsae__beta", "dcsae__rho"}
-    assert len(grid.cv_results_["params"]) == 4
+    assert len(grid.cv_results_["params"]) == 4  # "auto" and numbers in one grid
+    assert grid.best_estimator_.named_steps["dcsae"].alpha_ in (10.0, 1.0)
 
     fitted = pipe.named_steps["dcsae"]
     fresh = clone(fitted)
