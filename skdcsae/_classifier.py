@@ -19,6 +19,10 @@ __all__ = ["N_SPLITS", "default_classifier"]
 #: Cross-validation folds of the default calibration (fewer when a class has fewer rows).
 N_SPLITS = 5
 
+#: Slope of the near-flat sigmoid that replaces a reversed one: probabilities within about
+#: 0.001 of 0.5 for decision values up to 2, still ordered as the SVC's decision.
+_FLAT_SLOPE = 1e-3
+
 
 class _CalibratedSVC(CalibratedClassifierCV):
     """``CalibratedClassifierCV`` that also exposes its SVC's decision values.
@@ -26,7 +30,52 @@ class _CalibratedSVC(CalibratedClassifierCV):
     ``predict_proba`` and ``predict`` are the calibrated ones; ``decision_function`` is the
     mean decision value of the fitted SVC(s) (one SVC with ``ensemble=False``), so that code
     written for the plain-SVC default keeps working.
+
+    The calibration never reverses the SVC. When the features barely separate the classes,
+    the out-of-fold decision values can run against the labels, and Platt's sigmoid then
+    comes out decreasing: it would turn every label of the SVC into its opposite. Such a
+    sigmoid is replaced by a nearly flat increasing one, so the probabilities stay within
+    about 0.001 of 0.5 and the labels are the SVC's own, and a warning says so.
     """
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the SVC and its sigmoid(s) as ``CalibratedClassifierCV`` does, never reversed.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+        y : array-like of shape (n_samples,)
+            Labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights.
+        **fit_params : dict
+            Passed to ``CalibratedClassifierCV.fit``.
+
+        Returns
+        -------
+        self : _CalibratedSVC
+            Fitted.
+        """
+        super().fit(X, y, sample_weight=sample_weight, **fit_params)
+        reversed_ = [
+            calibrator
+            for member in self.calibrated_classifiers_
+            for calibrator in member.calibrators
+            if getattr(calibrator, "a_", -1.0) > 0  # P = 1 / (1 + exp(a * f + b)): a < 0
+        ]
+        for calibrator in reversed_:
+            calibrator.a_, calibrator.b_ = -_FLAT_SLOPE, 0.0
+        if reversed_:
+            warnings.warn(
+                "The calibration would have reversed the SVC (its out-of-fold decision values "
+                "on the training rows run against their labels), so its probabilities are "
+                "kept within about 0.001 of 0.5 and the labels are the SVC's own: the features "
+                "barely separate the classes (a kit's encoder may be undertrained).",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
 
     def decision_function(self, X):
         """Decision values of the underlying SVC(s), averaged over ensemble members.

@@ -10,6 +10,7 @@ from sklearn.metrics import brier_score_loss
 from sklearn.svm import SVC, LinearSVC
 
 from skdcsae import DCSAETransformer, RecipientLabeler
+from skdcsae._classifier import _FLAT_SLOPE
 from skdcsae.kit import ReleaseSettings
 from skdcsae.recipient import (
     accuracy_at_coverage,
@@ -91,6 +92,34 @@ def test_default_classifier_is_a_cross_validated_sigmoid_svc():
     assert seeded.cv.shuffle is True and seeded.cv.random_state == 7
     with pytest.warns(UserWarning, match="too few to calibrate"):
         assert type(default_classifier(np.array([0, 1, 1]))) is SVC
+
+
+def test_the_calibration_never_reverses_the_svc():
+    # interleaved classes: each held-out row's neighbours are of the other class, so the
+    # out-of-fold decision values run against the labels and Platt's sigmoid comes out
+    # decreasing, which would turn every label of the SVC into its opposite
+    X, y = np.arange(40.0).reshape(-1, 1), np.arange(40) % 2
+    plain = CalibratedClassifierCV(SVC(), method="sigmoid", cv=5, ensemble=False).fit(X, y)
+    assert plain.calibrated_classifiers_[0].calibrators[0].a_ > 0  # sklearn's: reversed
+    svc_labels = (plain.calibrated_classifiers_[0].estimator.decision_function(X) > 0).astype(int)
+    assert np.all(plain.predict(X) != svc_labels)
+    with pytest.warns(UserWarning, match="would have reversed the SVC"):
+        ours = default_classifier(y).fit(X, y)
+    assert np.array_equal(ours.predict(X), (ours.decision_function(X) > 0).astype(int))
+    proba = ours.predict_proba(X)
+    assert np.all(np.abs(proba - 0.5) < 0.002)
+    # ordered as the SVC's decision, so the review queue still ranks by it
+    order = np.argsort(ours.decision_function(X))
+    assert np.all(np.diff(proba[order, 1]) >= 0)
+    # separable classes: the sigmoid increases and is left as fitted, with no warning
+    X2, y2 = (
+        np.r_[np.zeros(10), np.ones(10)].reshape(-1, 1) + np.arange(20)[:, None] * 0.01,
+        np.repeat([0, 1], 10),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fine = default_classifier(y2).fit(X2, y2)
+    assert fine.calibrated_classifiers_[0].calibrators[0].a_ < -_FLAT_SLOPE
 
 
 @pytest.fixture(scope="module")
