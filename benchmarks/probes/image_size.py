@@ -16,7 +16,9 @@ The loss sums the reconstruction error over the pixels, so at ``side x side`` it
 argument fits only the DC-SAE, with a fixed ``alpha``: ``alpha10`` is 10, the default until
 ``alpha="auto"`` (method ``dcsae_alpha10``), and ``per_pixel`` is ``10 * 784 / values``, the
 reconstruction's weight per image of a 28x28 grey image (method ``dcsae_alpha784``), which
-``"auto"`` gives for any input larger than that.
+``"auto"`` gives for any input larger than that. ``per_pixel_light`` is ``per_pixel`` with the
+28x28 net's two conv stages, ``conv_channels=(32, 16)``, at any size (method
+``dcsae_alpha784_light``).
 
 A side written ``28rgb`` keeps the size and repeats the grey channel three times, as a colour
 file of a grey image holds it: ``(n, 3, 28, 28)``, again no new information.
@@ -69,10 +71,14 @@ def main(side: str, n: int, seeds: list[int], alpha: str = "") -> None:
         sets = {name: (resize(X, side), y) for name, (X, y) in sets.items()}
         t0 = time.perf_counter()
         values = {"alpha10": 10.0, "per_pixel": 10.0 * 784 / X_donor[0].size}
-        params = {"alpha": values[alpha]} if alpha else {}
+        params = {"alpha": values[alpha.removesuffix("_light")]} if alpha else {}
+        if alpha.endswith("_light"):
+            params["conv_channels"] = (32, 16)
         est = DCSAETransformer(random_state=seed, device="cpu", **params)
         svc = SVC().fit(est.fit_transform(X_donor, y_donor), y_donor)
-        method = {"": "dcsae", "alpha10": "dcsae_alpha10", "per_pixel": "dcsae_alpha784"}[alpha]
+        method = {"": "dcsae", "alpha10": "dcsae_alpha10", "per_pixel": "dcsae_alpha784"}[
+            alpha.removesuffix("_light")
+        ] + ("_light" if alpha.endswith("_light") else "")
         row = {"side": side, "n": n, "seed": seed, "method": method}
         row["fit_s"] = round(time.perf_counter() - t0, 1)
         row["conv_channels"] = list(est.net_.module_.config["conv_channels"])
@@ -91,6 +97,6 @@ def main(side: str, n: int, seeds: list[int], alpha: str = "") -> None:
 
 if __name__ == "__main__":
     alpha = sys.argv[4] if len(sys.argv) > 4 else ""
-    if alpha not in ("", "alpha10", "per_pixel"):
-        raise SystemExit(f"unknown alpha setting {alpha!r}: alpha10 or per_pixel")
+    if alpha not in ("", "alpha10", "per_pixel", "per_pixel_light"):
+        raise SystemExit(f"unknown setting {alpha!r}: alpha10, per_pixel or per_pixel_light")
     main(sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], alpha)
