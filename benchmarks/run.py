@@ -934,7 +934,8 @@ def cmd_report(args) -> None:
             "`benchmarks/README.md` so that the most important results landed first",
             "- DC-SAE (defaults): `DCSAETransformer(random_state=seed)` with nothing else set "
             "(latent 'auto': 8 per head up to 44 images per class, then one per 5 images "
-            "up to 16, rho 2.5 per dimension, the 'auto' net (32, 16)/(256,) at 28x28, "
+            "up to 16, rho 2.5 per dimension, alpha 'auto' (10 at 28x28 grey; the rows before "
+            "it existed ran alpha=10), the 'auto' net (32, 16)/(256,) at 28x28, "
             "batch 16, at least 1,500 steps with cosine decay and on-the-fly augmentation: "
             f"epochs {epochs(lambda m: 'defaults' in m)}) + `SVC()`; DC-SAE (defaults, kit): "
             "the same fit exported as a donor kit at the default release (synthetic rows), "

@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _draws import balanced_draws
 
 from skdcsae import DCSAETransformer
+from skdcsae._nn import auto_alpha
 
 
 def enlarge(X: np.ndarray, side: int, batch: int = 256) -> np.ndarray:
@@ -56,6 +57,19 @@ def enlarge(X: np.ndarray, side: int, batch: int = 256) -> np.ndarray:
         y = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
         out[start : start + batch] = y.squeeze(1).round().clamp(0, 255).to(torch.uint8).numpy()
     return out
+
+
+#: fourth argument -> (method name, estimator parameters for inputs of ``values`` values);
+#: every probed input has more than 784 values, where ``auto_alpha`` is ``10 * 784 / values``
+SETTINGS = {
+    "": ("dcsae", lambda values: {}),
+    "alpha10": ("dcsae_alpha10", lambda values: {"alpha": 10.0}),
+    "per_pixel": ("dcsae_alpha784", lambda values: {"alpha": auto_alpha(values)}),
+    "per_pixel_light": (
+        "dcsae_alpha784_light",
+        lambda values: {"alpha": auto_alpha(values), "conv_channels": (32, 16)},
+    ),
+}
 
 
 def resize(X: np.ndarray, side: str) -> np.ndarray:
@@ -70,15 +84,9 @@ def main(side: str, n: int, seeds: list[int], alpha: str = "") -> None:
         X_donor = resize(X_donor, side)
         sets = {name: (resize(X, side), y) for name, (X, y) in sets.items()}
         t0 = time.perf_counter()
-        values = {"alpha10": 10.0, "per_pixel": 10.0 * 784 / X_donor[0].size}
-        params = {"alpha": values[alpha.removesuffix("_light")]} if alpha else {}
-        if alpha.endswith("_light"):
-            params["conv_channels"] = (32, 16)
-        est = DCSAETransformer(random_state=seed, device="cpu", **params)
+        method, params = SETTINGS[alpha]
+        est = DCSAETransformer(random_state=seed, device="cpu", **params(X_donor[0].size))
         svc = SVC().fit(est.fit_transform(X_donor, y_donor), y_donor)
-        method = {"": "dcsae", "alpha10": "dcsae_alpha10", "per_pixel": "dcsae_alpha784"}[
-            alpha.removesuffix("_light")
-        ] + ("_light" if alpha.endswith("_light") else "")
         row = {"side": side, "n": n, "seed": seed, "method": method}
         row["fit_s"] = round(time.perf_counter() - t0, 1)
         row["conv_channels"] = list(est.net_.module_.config["conv_channels"])
@@ -97,6 +105,6 @@ def main(side: str, n: int, seeds: list[int], alpha: str = "") -> None:
 
 if __name__ == "__main__":
     alpha = sys.argv[4] if len(sys.argv) > 4 else ""
-    if alpha not in ("", "alpha10", "per_pixel", "per_pixel_light"):
-        raise SystemExit(f"unknown setting {alpha!r}: alpha10, per_pixel or per_pixel_light")
+    if alpha not in SETTINGS:
+        raise SystemExit(f"unknown setting {alpha!r}: one of {sorted(SETTINGS)[1:]}")
     main(sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], alpha)

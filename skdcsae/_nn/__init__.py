@@ -10,7 +10,6 @@ Nothing here knows about scikit-learn estimators or donor kits.
 """
 
 from ._loss import (
-    REFERENCE_INPUT_SIZE,
     auto_alpha,
     dcsae_loss_terms,
     kl_to_standard_normal,
@@ -28,7 +27,6 @@ from ._modules import (
 from ._nets import _DCSAENet, _LatentNet, _VAENet
 
 __all__ = [
-    "REFERENCE_INPUT_SIZE",
     "MultiHeadEncoder",
     "MultiHeadVAE",
     "_DCSAENet",
