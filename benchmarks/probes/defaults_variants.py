@@ -9,7 +9,8 @@ of the train split) and recipient B (the test split), and prints one JSON row pe
 
 A config changes estimator parameters, or applies an image-by-image intensity step to the
 donor's and the recipient's images alike. Results: ``benchmarks/results/probes/latent_width.md``,
-``per_image_intensity.md`` and ``net_width.md``.
+``per_image_intensity.md``, ``net_width.md`` and (``alpha*``, ``beta*``, ``lr*``)
+``loss_weights.md``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ CONFIGS = {
     "defaults": ({}, _unchanged),
     "steps3000": ({"min_steps": 3000}, _unchanged),
     "d16": ({"n_components": 16}, _unchanged),
+    "alpha3": ({"alpha": 3.0}, _unchanged),
+    "alpha30": ({"alpha": 30.0}, _unchanged),
+    "beta3": ({"beta": 3.0}, _unchanged),
+    "beta30": ({"beta": 30.0}, _unchanged),
+    "lr3e-4": ({"lr": 3e-4}, _unchanged),
+    "lr3e-3": ({"lr": 3e-3}, _unchanged),
     "d32": ({"n_components": 32}, _unchanged),
     "wide": ({"conv_channels": (64, 32), "dense_sizes": (512,)}, _unchanged),
     "stretch": ({}, stretch),

@@ -1,0 +1,69 @@
+"""Probe for issue #12: features averaged over augmented views, on the donor's side too.
+
+The earlier test-time augmentation probe (``accuracy_probes.md``, lever 5) averaged the
+recipient's features over augmented views while the donor's features stayed those of the
+plain images, so the two sides were computed differently; it lost 2 points on A and 7 on B
+at n=180. Here both sides are computed the same way: every image's feature vector (all heads'
+means) is the mean over the plain image and ``V - 1`` views drawn from the training
+augmentation (the library's random affine and gamma), for the donor's rows that train the SVC
+and for the recipient's rows alike. The encoder is trained as usual. Cost: ``V`` forward
+passes per image at both sides. Fits ``DCSAETransformer(random_state=seed)`` + ``SVC()`` on
+balanced PneumoniaMNIST with the benchmark's donor draw; A is the rest of the train split, B
+the test split. One JSON row per (config, n, seed)::
+
+    OMP_NUM_THREADS=1 python benchmarks/probes/view_averaging.py 180 0,1,2,3 views4,views8
+
+Views are drawn from a generator seeded by the fit's seed and the view's index, so a row is
+reproducible. The baseline (the defaults, same seeds and draw) is the ``DC-SAE (defaults)``
+rows of ``benchmarks/results/accuracy.jsonl``. Results:
+``benchmarks/results/probes/view_averaging.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _draws import score_configs
+
+from skdcsae import DCSAETransformer
+from skdcsae._inference import encode_in_batches
+from skdcsae._nn._augment import augment_images, check_augmentation
+
+
+class _ViewAveraged(DCSAETransformer):
+    """Every head's means averaged over the plain image and ``n_views - 1`` augmented views."""
+
+    n_views = 1
+
+    def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mus, logvars = super()._encode(X)
+        settings = check_augmentation(True)
+        for view in range(1, type(self).n_views):
+            generator = torch.Generator().manual_seed(int(self._seed) * 1000 + view)
+
+            def to_tensor(chunk, generator=generator):
+                return augment_images(self._to_tensor(chunk), generator, settings)
+
+            mu, logvar = encode_in_batches(self.net_.module_, X, to_tensor, self.net_.device)
+            mus, logvars = mus + mu, logvars + logvar
+        return mus / type(self).n_views, logvars / type(self).n_views
+
+
+def make_estimator(name: str, seed: int) -> DCSAETransformer:
+    if not name.startswith("views"):
+        raise SystemExit(f"unknown config {name!r}; use views<V>")
+    cls = type(f"_Probe_{name}", (_ViewAveraged,), {"n_views": int(name[5:])})
+    return cls(random_state=seed, device="cpu")
+
+
+def main(n: int, seeds: list[int], names: list[str]) -> None:
+    score_configs(n, seeds, names, make_estimator)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")], sys.argv[3].split(","))
