@@ -40,3 +40,20 @@ def score_configs(n: int, seeds: list[int], names: list[str], make: Callable) ->
             for recipient, (X, y) in sets.items():
                 row[recipient] = accuracy_score(y, svc.predict(est.transform(X)))
             print(json.dumps(row), flush=True)
+
+
+def trained_by(net: type, name: str, seed: int):
+    """``DCSAETransformer(random_state=seed)`` on the CPU whose training uses the skorch net
+    class ``net`` (a subclass of the library's), through the documented
+    ``_training_net_class`` hook; ``name`` names the generated class."""
+    from skdcsae import DCSAETransformer
+
+    hook = {"_training_net_class": lambda self: net}
+    return type(f"_Probe_{name}", (DCSAETransformer,), hook)(random_state=seed, device="cpu")
+
+
+def score_from_argv(make: Callable) -> None:
+    """:func:`score_configs` for a probe's command line ``N SEEDS CONFIGS``, for example
+    ``180 0,1,2,3 mixup,wd0.1``."""
+    n, seeds, names = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3].split(",")
+    score_configs(n, [int(s) for s in seeds], names, make)

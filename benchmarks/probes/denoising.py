@@ -36,7 +36,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _draws import score_configs
+from _draws import score_from_argv, trained_by
 
 from skdcsae import DCSAETransformer
 from skdcsae._nn._augment import augment_images
@@ -102,28 +102,14 @@ class _DenoisingNet(_DCSAENet):
         return super().loss_terms(y_pred, y_true, X if self._target is None else self._target)
 
 
-class _Probe(DCSAETransformer):
-    """``DCSAETransformer`` trained by another skorch net (probe only)."""
-
-    probe_net: type = _DCSAENet
-
-    def _training_net_class(self):
-        return type(self).probe_net
-
-
 def make_estimator(name: str, seed: int) -> DCSAETransformer:
     if name not in CORRUPTIONS:
         raise SystemExit(f"unknown config {name!r}; known: {sorted(CORRUPTIONS)}")
     net = type(
         f"_Denoising_{name}", (_DenoisingNet,), {"corruption": staticmethod(CORRUPTIONS[name])}
     )
-    cls = type(f"_Probe_{name}", (_Probe,), {"probe_net": net})
-    return cls(random_state=seed, device="cpu")
-
-
-def main(n: int, seeds: list[int], names: list[str]) -> None:
-    score_configs(n, seeds, names, make_estimator)
+    return trained_by(net, name, seed)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")], sys.argv[3].split(","))
+    score_from_argv(make_estimator)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _draws import score_configs
+from _draws import score_from_argv, trained_by
 
 from skdcsae import DCSAETransformer
 from skdcsae._nn._loss import kl_to_standard_normal
@@ -46,26 +46,12 @@ class _TrueKLNet(_DCSAENet):
         return {**terms, "kl": terms["kl"] + type(self).true_weight * true_kl}
 
 
-class _Probe(DCSAETransformer):
-    """``DCSAETransformer`` trained by another skorch net (probe only)."""
-
-    probe_net: type = _DCSAENet
-
-    def _training_net_class(self):
-        return type(self).probe_net
-
-
 def make_estimator(name: str, seed: int) -> DCSAETransformer:
     if not name.startswith("truekl"):
         raise SystemExit(f"unknown config {name!r}; use truekl<w>")
     net = type(f"_TrueKL_{name}", (_TrueKLNet,), {"true_weight": float(name[6:])})
-    cls = type(f"_Probe_{name}", (_Probe,), {"probe_net": net})
-    return cls(random_state=seed, device="cpu")
-
-
-def main(n: int, seeds: list[int], names: list[str]) -> None:
-    score_configs(n, seeds, names, make_estimator)
+    return trained_by(net, name, seed)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")], sys.argv[3].split(","))
+    score_from_argv(make_estimator)

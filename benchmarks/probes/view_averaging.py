@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _draws import score_configs
+from _draws import score_from_argv
 
 from skdcsae import DCSAETransformer
 from skdcsae._inference import encode_in_batches
@@ -61,9 +61,5 @@ def make_estimator(name: str, seed: int) -> DCSAETransformer:
     return cls(random_state=seed, device="cpu")
 
 
-def main(n: int, seeds: list[int], names: list[str]) -> None:
-    score_configs(n, seeds, names, make_estimator)
-
-
 if __name__ == "__main__":
-    main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")], sys.argv[3].split(","))
+    score_from_argv(make_estimator)
