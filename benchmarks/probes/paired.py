@@ -42,24 +42,21 @@ def _paired(diffs: list[float]) -> str:
 
 def table(paths: list[str]) -> str:
     baseline = _baseline()
-    groups = defaultdict(list)
+    by_size = defaultdict(lambda: defaultdict(list))  # n -> config -> rows
     for path in paths:
         for line in Path(path).read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                groups[(row["n"], row["config"])].append(row)
+                by_size[row["n"]][row["config"]].append(row)
     lines = [
         "| config | n | A | paired A | B | paired B |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for n in sorted({n for n, _ in groups}):
-        rows = groups[(n, next(c for m, c in sorted(groups) if m == n))]
-        seeds = sorted(r["seed"] for r in rows)
+    for n, configs in sorted(by_size.items()):
+        seeds = sorted({r["seed"] for rows in configs.values() for r in rows})
         base = [_cell([baseline[(n, s, rec)] for s in seeds]) for rec in RECIPIENTS]
         lines.append(f"| defaults | {n} | {base[0]} | | {base[1]} | |")
-        for (size, config), rows in sorted(groups.items()):
-            if size != n:
-                continue
+        for config, rows in sorted(configs.items()):
             rows = sorted(rows, key=lambda r: r["seed"])
             cells = []
             for rec in RECIPIENTS:

@@ -42,7 +42,7 @@ class _ViewAveraged(DCSAETransformer):
 
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mus, logvars = super()._encode(X)
-        settings = check_augmentation(True)
+        settings = check_augmentation(self.augment)
         for view in range(1, type(self).n_views):
             generator = torch.Generator().manual_seed(int(self._seed) * 1000 + view)
 
