@@ -1,0 +1,87 @@
+"""Probe for issue #12: augmented views of the donor's images as extra rows for the SVC.
+
+The encoder is trained as usual (``DCSAETransformer(random_state=seed)``). The SVC then
+learns from the donor's plain features *and* the features of ``V - 1`` augmented views of
+every donor image (the training augmentation: the library's random affine and gamma), each
+row labelled as its image. The recipient's images are encoded once, as usual. Unlike
+``view_averaging.py``, which averaged views into one row per image, this enlarges the SVC's
+training set, so the decision boundary sees how each class's features vary under the jitter.
+Only a donor kit could do this (a Pipeline's transformer must return one row per image): the
+feature table would carry the view rows. Cost: ``V`` forward passes per donor image, nothing
+at the recipient.
+
+Each fit is scored twice, plain (the baseline, identical to the benchmark's
+``DC-SAE (defaults)`` rows) and with view rows, on balanced PneumoniaMNIST with the
+benchmark's donor draw; A is the rest of the train split, B the test split::
+
+    OMP_NUM_THREADS=1 python benchmarks/probes/view_rows.py 10 0,1,2,3 4,8
+
+prints one JSON row per (config, n, seed), configs ``rows<V>``. Views are drawn from a
+generator seeded by the fit's seed and the view's index. Results:
+``benchmarks/results/probes/view_rows.md`` (``paired.py`` prints the table).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score
+from sklearn.svm import SVC
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _draws import balanced_draws
+
+from skdcsae import DCSAETransformer
+from skdcsae._inference import encode_in_batches
+from skdcsae._nn._augment import augment_images, check_augmentation
+
+
+class _ViewEncoder(DCSAETransformer):
+    """``transform`` encodes augmented view ``view_`` of each image (0: the plain image)."""
+
+    view_ = 0
+
+    def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.view_ == 0:
+            return super()._encode(X)
+        settings = check_augmentation(self.augment)
+        generator = torch.Generator().manual_seed(int(self._seed) * 1000 + self.view_)
+
+        def to_tensor(chunk):
+            return augment_images(self._to_tensor(chunk), generator, settings)
+
+        return encode_in_batches(self.net_.module_, X, to_tensor, self.net_.device)
+
+
+def main(n: int, seeds: list[int], views: list[int]) -> None:
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
+        t0 = time.perf_counter()
+        est = _ViewEncoder(random_state=seed, device="cpu")
+        plain = est.fit_transform(X_donor, y_donor)
+        fit_s = time.perf_counter() - t0
+        recipients = {name: (est.transform(X), y) for name, (X, y) in sets.items()}
+        rows = [plain]
+        for view in range(1, max(views)):
+            est.view_ = view
+            rows.append(est.transform(X_donor))
+        est.view_ = 0
+        for V in [1, *views]:
+            svc = SVC().fit(np.concatenate(rows[:V]), np.tile(y_donor, V))
+            row = {"config": "plain" if V == 1 else f"rows{V}", "n": n, "seed": seed}
+            row["fit_s"] = fit_s
+            for name, (features, y) in recipients.items():
+                row[name] = accuracy_score(y, svc.predict(features))
+            print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main(
+        int(sys.argv[1]),
+        [int(s) for s in sys.argv[2].split(",")],
+        [int(v) for v in sys.argv[3].split(",")],
+    )
