@@ -33,14 +33,20 @@ from skdcsae import DCSAETransformer, ResNet18Classifier
 def model(name: str, seed: int):
     """An unfitted model that takes images ``(n, 28, 28)``."""
     if name == "dcsae":
-        return Pipeline([("dcsae", DCSAETransformer(random_state=seed, device="cpu")),
-                         ("svc", SVC())])
+        return Pipeline(
+            [("dcsae", DCSAETransformer(random_state=seed, device="cpu")), ("svc", SVC())]
+        )
     if name == "dcsae_d16":
-        return Pipeline([("dcsae", DCSAETransformer(n_components=16, random_state=seed,
-                                                    device="cpu")), ("svc", SVC())])
+        return Pipeline(
+            [
+                ("dcsae", DCSAETransformer(n_components=16, random_state=seed, device="cpu")),
+                ("svc", SVC()),
+            ]
+        )
     if name == "resnet":  # the benchmark's skyline settings
-        return ResNet18Classifier(width=16, batch_size=16, max_epochs=30, device="cpu",
-                                  random_state=seed)
+        return ResNet18Classifier(
+            width=16, batch_size=16, max_epochs=30, device="cpu", random_state=seed
+        )
     if name == "pixels":
         flat = _Flatten()
         return make_pipeline(flat, PCA(n_components=0.95, random_state=seed), SVC())
@@ -69,7 +75,12 @@ def main(n: int, seeds: list[int], names: list[str]) -> None:
         for name in names:
             t0 = time.perf_counter()
             est = model(name, seed).fit(X_donor, y_donor)
-            row = {"method": name, "n": n, "seed": seed, "fit_s": round(time.perf_counter() - t0, 1)}
+            row = {
+                "method": name,
+                "n": n,
+                "seed": seed,
+                "fit_s": round(time.perf_counter() - t0, 1),
+            }
             for recipient, (X, y) in sets.items():
                 row[recipient] = round(accuracy_score(y, est.predict(X)), 4)
                 row[recipient + "_auc"] = round(roc_auc_score(y, _score(est, X)), 4)

@@ -75,7 +75,12 @@ def main(n: int, seeds: list[int], names: list[str]) -> None:
             features = est.fit_transform(X_donor, y_donor)
             nets.augment_images = _augment
             svc = SVC().fit(features, y_donor)
-            row = {"config": name, "n": n, "seed": seed, "fit_s": round(time.perf_counter() - t0, 1)}
+            row = {
+                "config": name,
+                "n": n,
+                "seed": seed,
+                "fit_s": round(time.perf_counter() - t0, 1),
+            }
             for recipient, (X, y) in sets.items():
                 row[recipient] = round(accuracy_score(y, svc.predict(est.transform(X))), 4)
             print(json.dumps(row), flush=True)

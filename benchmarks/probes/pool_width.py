@@ -40,7 +40,12 @@ def main(n: int, seeds: list[int], widths: list[int]) -> None:
             t0 = time.perf_counter()
             est = DCSAETransformer(n_components=width, device="cpu", random_state=seed).fit(X, y)
             svc = SVC().fit(est.transform(X_train[donor]), y_train[donor])
-            row = {"n": n, "seed": seed, "width": width, "fit_s": round(time.perf_counter() - t0, 1)}
+            row = {
+                "n": n,
+                "seed": seed,
+                "width": width,
+                "fit_s": round(time.perf_counter() - t0, 1),
+            }
             for name, (Xr, yr) in sets.items():
                 row[name] = accuracy_score(yr, svc.predict(est.transform(Xr)))
             print(json.dumps(row), flush=True)
