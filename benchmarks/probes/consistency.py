@@ -10,14 +10,16 @@ views' means, summed over all heads and dimensions and averaged over the images 
 
     OMP_NUM_THREADS=1 python benchmarks/probes/consistency.py 10 0,1,2,3 cons0,cons1,cons10
 
-``cons0`` is the two-view step with no consistency term, the control for the doubled batch.
+``cons0`` is the two-view step with no consistency term, the control for the doubled batch;
+``defaults`` is the unchanged estimator.
 ``DCSAETransformer(random_state=seed)`` + ``SVC()`` on balanced PneumoniaMNIST with the
 benchmark's donor draw (A: the rest of the train split; B: the test split); the probe
 subclasses the private skorch net through the ``_training_net_class`` hook, and nothing in the
-library changes. ``python benchmarks/probes/consistency.py auc N SEEDS`` refits the defaults,
-``cons1`` and ``cons10`` and also prints each recipient's ROC AUC of the SVC's decision and
-the share of images it labels positive (``<recipient>_auc``, ``<recipient>_pos``). Results: ``benchmarks/results/probes/consistency.md`` (``paired.py`` prints
-the table against the benchmark's ``DC-SAE (defaults)`` rows).
+library changes. ``python benchmarks/probes/consistency.py auc N SEEDS`` refits the
+defaults, ``cons1`` and ``cons10`` and also prints each recipient's ROC AUC of the SVC's
+decision and the share of images it labels positive (``<recipient>_auc``,
+``<recipient>_pos``). Results: ``benchmarks/results/probes/consistency.md`` (``paired.py``
+prints the table against the benchmark's ``DC-SAE (defaults)`` rows).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from skorch.utils import to_tensor
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _draws import balanced_draws, score_from_argv, trained_by
 
+from skdcsae import DCSAETransformer
 from skdcsae._nn._augment import augment_images
 from skdcsae._nn._nets import _DCSAENet
 
@@ -59,6 +62,8 @@ def _consistency_net(weight: float) -> type:
 
 
 def make_estimator(name: str, seed: int):
+    if name == "defaults":
+        return DCSAETransformer(random_state=seed, device="cpu")
     if not name.startswith("cons"):
         raise SystemExit(f"unknown config {name!r}; use cons<w>")
     return trained_by(_consistency_net(float(name[4:])), name, seed)
@@ -71,14 +76,9 @@ def side_check(n: int, seeds: list[int]) -> None:
     from sklearn.metrics import roc_auc_score
     from sklearn.svm import SVC
 
-    from skdcsae import DCSAETransformer
-
     for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
         for name in ("defaults", "cons1", "cons10"):
-            if name == "defaults":
-                est = DCSAETransformer(random_state=seed, device="cpu")
-            else:
-                est = make_estimator(name, seed)
+            est = make_estimator(name, seed)
             svc = SVC().fit(est.fit_transform(X_donor, y_donor), y_donor)
             row = {"config": name, "n": n, "seed": seed}
             for recipient, (X, y) in sets.items():

@@ -35,6 +35,19 @@ from skdcsae._inference import encode_in_batches
 from skdcsae._nn._augment import augment_images, check_augmentation
 
 
+def encode_view(est: DCSAETransformer, X: np.ndarray, view: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every head's ``(mus, logvars)`` for augmented view ``view >= 1`` of the images ``X``,
+    drawn with ``est``'s training augmentation from a generator seeded by the fit's seed and
+    ``view``; ``est`` is fitted."""
+    settings = check_augmentation(est.augment)
+    generator = torch.Generator().manual_seed(int(est._seed) * 1000 + view)
+
+    def to_tensor(chunk):
+        return augment_images(est._to_tensor(chunk), generator, settings)
+
+    return encode_in_batches(est.net_.module_, X, to_tensor, est.net_.device)
+
+
 class _ViewAveraged(DCSAETransformer):
     """Every head's means averaged over the plain image and ``n_views - 1`` augmented views."""
 
@@ -42,14 +55,8 @@ class _ViewAveraged(DCSAETransformer):
 
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mus, logvars = super()._encode(X)
-        settings = check_augmentation(self.augment)
         for view in range(1, type(self).n_views):
-            generator = torch.Generator().manual_seed(int(self._seed) * 1000 + view)
-
-            def to_tensor(chunk, generator=generator):
-                return augment_images(self._to_tensor(chunk), generator, settings)
-
-            mu, logvar = encode_in_batches(self.net_.module_, X, to_tensor, self.net_.device)
+            mu, logvar = encode_view(self, X, view)
             mus, logvars = mus + mu, logvars + logvar
         return mus / type(self).n_views, logvars / type(self).n_views
 

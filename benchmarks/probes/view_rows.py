@@ -17,7 +17,9 @@ benchmark's donor draw; A is the rest of the train split, B the test split::
     OMP_NUM_THREADS=1 python benchmarks/probes/view_rows.py 10 0,1,2,3 4,8
 
 prints one JSON row per (config, n, seed), configs ``rows<V>``. Views are drawn from a
-generator seeded by the fit's seed and the view's index. Results:
+generator seeded by the fit's seed and the view's index. ``view_rows.py boundary N SEEDS
+VIEWS`` also prints, per recipient, the share of images labelled positive (``<recipient>_pos``)
+and each class's recall (``<recipient>_recall0``, ``_recall1``). Results:
 ``benchmarks/results/probes/view_rows.md`` (``paired.py`` prints the table).
 """
 
@@ -29,16 +31,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import accuracy_score
 from sklearn.svm import SVC
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _draws import balanced_draws
+from view_averaging import encode_view
 
 from skdcsae import DCSAETransformer
-from skdcsae._inference import encode_in_batches
-from skdcsae._nn._augment import augment_images, check_augmentation
 
 
 class _ViewEncoder(DCSAETransformer):
@@ -47,18 +47,10 @@ class _ViewEncoder(DCSAETransformer):
     view_ = 0
 
     def _encode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.view_ == 0:
-            return super()._encode(X)
-        settings = check_augmentation(self.augment)
-        generator = torch.Generator().manual_seed(int(self._seed) * 1000 + self.view_)
-
-        def to_tensor(chunk):
-            return augment_images(self._to_tensor(chunk), generator, settings)
-
-        return encode_in_batches(self.net_.module_, X, to_tensor, self.net_.device)
+        return super()._encode(X) if self.view_ == 0 else encode_view(self, X, self.view_)
 
 
-def main(n: int, seeds: list[int], views: list[int]) -> None:
+def main(n: int, seeds: list[int], views: list[int], detail: bool = False) -> None:
     for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
         t0 = time.perf_counter()
         est = _ViewEncoder(random_state=seed, device="cpu")
@@ -75,13 +67,17 @@ def main(n: int, seeds: list[int], views: list[int]) -> None:
             row = {"config": "plain" if V == 1 else f"rows{V}", "n": n, "seed": seed}
             row["fit_s"] = fit_s
             for name, (features, y) in recipients.items():
-                row[name] = accuracy_score(y, svc.predict(features))
+                labels = svc.predict(features)
+                row[name] = accuracy_score(y, labels)
+                if detail:  # the share labelled positive, and each class's recall
+                    row[f"{name}_pos"] = round(float(np.mean(labels == 1)), 3)
+                    for label in (0, 1):
+                        recall = np.mean(labels[y == label] == label)
+                        row[f"{name}_recall{label}"] = round(float(recall), 3)
             print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":
-    main(
-        int(sys.argv[1]),
-        [int(s) for s in sys.argv[2].split(",")],
-        [int(v) for v in sys.argv[3].split(",")],
-    )
+    detail = sys.argv[1] == "boundary"
+    n, seeds, views = sys.argv[1 + detail : 4 + detail]
+    main(int(n), [int(s) for s in seeds.split(",")], [int(v) for v in views.split(",")], detail)
