@@ -165,9 +165,9 @@ class DCSAETransformer(_DonorKitExportMixin, _BaseLatentTransformer):
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the reparameterisation noise, the
         ``"paper"`` feature samples and, with ``dp=True``, the Poisson sampling of batches and
-        the gradient noise. The same seed gives the same output on the CPU. A donor kit of a
-        ``dp=True`` fit does not record ``random_state`` (whoever knows it can regenerate the
-        noise); keep an integer seed of a private fit secret, or leave it at None.
+        the gradient noise. The same seed gives the same output on the CPU with the same
+        number of torch threads. A kit of a ``dp=True`` fit does not record ``random_state``
+        (whoever knows it can regenerate the noise); keep its integer seed secret, or None.
     %(verbose)s
 
     Attributes

@@ -163,7 +163,7 @@ class ResNet18Classifier(_TorchEstimatorMixin, ClassifierMixin, BaseEstimator):
     %(runtime)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and augmentation. The same seed gives the same
-        predictions on the CPU.
+        predictions on the CPU with the same number of torch threads.
     %(verbose)s
 
     Attributes

@@ -41,7 +41,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     %(vae_parameters)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling and the reparameterisation noise. The same seed
-        gives the same output on the CPU.
+        gives the same output on the CPU with the same number of torch threads.
     %(verbose)s
 
     Attributes
