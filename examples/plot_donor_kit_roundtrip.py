@@ -45,7 +45,8 @@ X_recipient, y_recipient_truth = X[recipient], y[recipient]  # the truth stays h
 dcsae = DCSAETransformer(
     conv_channels=(16, 8),
     dense_sizes=(64,),
-    max_epochs=40, min_steps=0,
+    max_epochs=40,
+    min_steps=0,
     batch_size=8,
     device="cpu",
     random_state=0,

@@ -34,7 +34,8 @@ model = Pipeline(
             DCSAETransformer(
                 conv_channels=(16, 8),
                 dense_sizes=(64,),
-                max_epochs=20, min_steps=0,
+                max_epochs=20,
+                min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,

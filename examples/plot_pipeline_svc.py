@@ -27,7 +27,8 @@ model = Pipeline(
             DCSAETransformer(
                 conv_channels=(32, 16),
                 dense_sizes=(128,),
-                max_epochs=40, min_steps=0,
+                max_epochs=40,
+                min_steps=0,
                 batch_size=8,
                 device="cpu",
                 random_state=0,

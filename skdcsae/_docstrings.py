@@ -99,13 +99,17 @@ _VAE_SCHEDULE = """min_steps : int, default=0
         Jitter training images on the fly with a small random affine and gamma, as
         :class:`~skdcsae.DCSAETransformer` does by default."""
 
-_VAE_TRAINING = """lr : float, default=1e-3
+_VAE_TRAINING = (
+    """lr : float, default=1e-3
         Adam learning rate.
     max_epochs : int, default=50
         Training epochs.
-    """ + _VAE_SCHEDULE + """
+    """
+    + _VAE_SCHEDULE
+    + """
     batch_size : int, default=32
         Mini-batch size."""
+)
 
 _RAISES_NOT_FITTED = """Raises
         ------
@@ -153,7 +157,8 @@ shared_docs = {
         input_features : array-like of str or None
             Ignored; present for API consistency.""",
     "params_X_recipient": _X_RECIPIENT + ".",
-    "params_X_recipient_lazy": _X_RECIPIENT + """,
+    "params_X_recipient_lazy": _X_RECIPIENT
+    + """,
             or a ``dask.array.Array`` of them.""",
     "raises_kit_shape": _RAISES_NOT_FITTED
     + """
@@ -183,5 +188,5 @@ plot_docs = {
     Raises
     ------
     ImportError
-        If matplotlib is not installed (``pip install skdcsae[plots]``)."""
+        If matplotlib is not installed (``pip install skdcsae[plots]``).""",
 }

@@ -86,8 +86,12 @@ def test_gamma_zero_is_the_affine_alone():
 
 @pytest.mark.parametrize(
     ("augment", "message"),
-    [({"flip": 1}, "unknown keys"), ({"rotation": 200}, "rotation"), ({"shift": -0.1}, "shift"),
-     ({"gamma": 3}, "gamma")],
+    [
+        ({"flip": 1}, "unknown keys"),
+        ({"rotation": 200}, "rotation"),
+        ({"shift": -0.1}, "shift"),
+        ({"gamma": 3}, "gamma"),
+    ],
 )
 def test_bad_augmentation_settings_are_refused(augment, message):
     with pytest.raises(ValueError, match=message):

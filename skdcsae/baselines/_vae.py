@@ -78,7 +78,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, _BaseVAE):
     (3,)
     """
 
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the VAE (unsupervised).

@@ -25,8 +25,7 @@ def check_input_range(X: np.ndarray, kit, tolerance: float | None, batch_size: i
     if xmin < lo - tol or xmax > hi + tol:
         if hi <= 1.0 + tol and xmax > 1.0 + tol:
             hint = (
-                "The donor's images were scaled to [0, 1]: divide uint8 images by 255 "
-                "(X / 255.0)."
+                "The donor's images were scaled to [0, 1]: divide uint8 images by 255 (X / 255.0)."
             )
         else:
             hint = "Rescale X to the donor's range (or check that the images match)."

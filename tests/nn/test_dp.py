@@ -290,9 +290,23 @@ def test_cli_donor_with_dp_prints_the_guarantee(digits, tmp_path):
     np.savez(npz, train_images=(X[:120] * 16).astype(np.uint8), train_labels=y[:120, None])
     kit = tmp_path / "kit.joblib"
     out = run_cli(
-        "donor", npz, "--out", kit, "--dp", "--target-epsilon", "4", "--epochs", "2",
-        "--steps", "0",
-        "--conv-channels", "8,4", "--dense-sizes", "32", "--device", "cpu",
+        "donor",
+        npz,
+        "--out",
+        kit,
+        "--dp",
+        "--target-epsilon",
+        "4",
+        "--epochs",
+        "2",
+        "--steps",
+        "0",
+        "--conv-channels",
+        "8,4",
+        "--dense-sizes",
+        "32",
+        "--device",
+        "cpu",
     )  # fmt: skip  (not --quiet: the guarantee is an information line)
     assert "differentially private per donor image" in out.stdout
     shown = run_cli("inspect", kit).stdout

@@ -22,7 +22,8 @@ def digits_kit(tmp_path_factory):
     est = DCSAETransformer(
         conv_channels=(8, 4),
         dense_sizes=(32,),
-        max_epochs=10, min_steps=0,
+        max_epochs=10,
+        min_steps=0,
         batch_size=16,
         device="cpu",
         random_state=0,
