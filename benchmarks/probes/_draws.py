@@ -14,14 +14,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from run import donor_indices, load_dataset, recipient_sets
 
 
-def balanced_draws(n: int, seeds: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict]]:
+def balanced_draws(
+    n: int, seeds: list[int], dataset: str = "balanced"
+) -> Iterator[tuple[int, np.ndarray, np.ndarray, dict]]:
     """``(seed, X_donor, y_donor, sets)`` per seed: ``n`` donor images per class drawn as
     ``benchmarks/run.py`` draws them, and ``sets = {"A": (X, y), "B": (X, y)}`` (the rest of
-    the train split, and the test split)."""
-    X_train, y_train, X_test, y_test = load_dataset("balanced")
+    the train split, and the test split). With ``dataset="official"`` the draw comes from the
+    official train split and ``sets = {"official_test": (X, y)}``."""
+    X_train, y_train, X_test, y_test = load_dataset(dataset)
     for seed in seeds:
         donor = donor_indices(y_train, n, seed)
-        sets = recipient_sets("balanced", X_train, y_train, X_test, y_test, donor)
+        sets = recipient_sets(dataset, X_train, y_train, X_test, y_test, donor)
         yield seed, X_train[donor], y_train[donor], sets
 
 

@@ -8,6 +8,9 @@ the method. One JSON row per (method, n, seed)::
 
     OMP_NUM_THREADS=1 python benchmarks/probes/ceiling.py 1000 0,1 dcsae,pixels,resnet
 
+A fourth argument ``official`` draws the donor from the official train split and scores the
+official (imbalanced) test split instead, as the benchmark's official rows do.
+
 Results: ``benchmarks/results/probes/ceiling.md``.
 """
 
@@ -70,8 +73,8 @@ def _score(est, X):
     return est.predict_proba(X)[:, 1]
 
 
-def main(n: int, seeds: list[int], names: list[str]) -> None:
-    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds):
+def main(n: int, seeds: list[int], names: list[str], dataset: str = "balanced") -> None:
+    for seed, X_donor, y_donor, sets in balanced_draws(n, seeds, dataset):
         for name in names:
             t0 = time.perf_counter()
             est = model(name, seed).fit(X_donor, y_donor)
@@ -88,4 +91,9 @@ def main(n: int, seeds: list[int], names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), [int(s) for s in sys.argv[2].split(",")], sys.argv[3].split(","))
+    main(
+        int(sys.argv[1]),
+        [int(s) for s in sys.argv[2].split(",")],
+        sys.argv[3].split(","),
+        *sys.argv[4:5],
+    )
