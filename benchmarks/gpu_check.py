@@ -44,39 +44,13 @@ def _sync():
 
 
 def plain_epoch_seconds(est, X, y, epochs: int) -> float:
-    """Hand-written loop on the GPU: same module config, loss, Adam, lr, batch size."""
-    import torch
+    """The benchmark's hand-written loop (``run.plain_epoch_seconds``) on the GPU: same module
+    config, loss weights, margin, augmentation, schedule, Adam, lr and batch size as ``est``;
+    the median epoch after the first."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import plain_epoch_seconds as plain_loop
 
-    from skdcsae._nn._loss import dcsae_loss_terms
-    from skdcsae._nn._modules import MultiHeadVAE
-
-    torch.manual_seed(0)
-    module = MultiHeadVAE(est.net_.module_.config).to("cuda")
-    opt = torch.optim.Adam(module.parameters(), lr=est.lr)
-    Xt = est._to_tensor(X.reshape(len(X), -1)).to("cuda")
-    yt = torch.as_tensor(np.searchsorted(est.classes_, y), dtype=torch.long, device="cuda")
-    module.train()
-    times = []
-    for _ in range(epochs):
-        _sync()
-        t0 = time.perf_counter()
-        perm = torch.randperm(len(Xt), device="cuda")
-        for i in range(0, len(Xt), est.batch_size):
-            idx = perm[i : i + est.batch_size]
-            xb, yb = Xt[idx], yt[idx]
-            mus, logvars = module(xb)
-            rows = torch.arange(len(yb), device="cuda")
-            mu, lv = mus[rows, yb], logvars[rows, yb]
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * lv)
-            terms = dcsae_loss_terms(xb, module.decode(z), mus, logvars, yb, rho=est.rho)
-            loss = (
-                est.kl_weight * terms["kl"] + est.alpha * terms["mse"] + est.beta * terms["rep"]
-            ).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        _sync()
-        times.append(time.perf_counter() - t0)
+    times = plain_loop(est, X, y, epochs, device="cuda")
     return float(np.median(times[1:] if len(times) > 1 else times))
 
 

@@ -476,13 +476,16 @@ def _synthetic(n: int, seed: int = 0):
     return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), np.arange(n) % 2
 
 
-def plain_fit_seconds(est, X, y, epochs: int) -> float:
-    """Train a fresh copy of ``est``'s network with a hand-written PyTorch loop (seconds/epoch).
+def plain_epoch_seconds(est, X, y, epochs: int, device: str = "cpu") -> list[float]:
+    """Train a fresh copy of ``est``'s network with a hand-written PyTorch loop on ``device``;
+    the seconds of each epoch.
 
-    Same module class and config, DC-SAE loss, Adam and lr, batch size, shuffling per epoch and
-    pre-scaled float32 tensors as ``DCSAETransformer.fit``, and the same work per batch where
-    ``est`` asks for it: the random affine and gamma augmentation of every training batch
-    and the per-batch cosine learning-rate decay. No skorch, no history, no callbacks.
+    Same module class and config, DC-SAE loss with the fitted weights (``alpha_``, the margin
+    ``est`` used), Adam and lr, batch size, shuffling per epoch and pre-scaled float32 tensors
+    as ``DCSAETransformer.fit``, and the same work per batch where ``est`` asks for it: the
+    random affine and gamma augmentation of every training batch and the per-batch cosine
+    learning-rate decay. No skorch, no history, no callbacks. On CUDA each epoch's clock
+    starts and stops after a synchronize.
     """
     import math
 
@@ -492,21 +495,28 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
     from skdcsae._nn._loss import dcsae_loss_terms
     from skdcsae._nn._modules import MultiHeadVAE
 
+    def sync():
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+
     torch.manual_seed(0)
-    module = MultiHeadVAE(est.net_.module_.config)
+    module = MultiHeadVAE(est.net_.module_.config).to(device)
     opt = torch.optim.Adam(module.parameters(), lr=est.lr)
-    Xt = est._to_tensor(X.reshape(len(X), -1))
-    yt = torch.as_tensor(np.searchsorted(est.classes_, y), dtype=torch.long)
+    Xt = est._to_tensor(X.reshape(len(X), -1)).to(device)
+    yt = torch.as_tensor(np.searchsorted(est.classes_, y), dtype=torch.long, device=device)
     g = torch.Generator().manual_seed(0)
     augment = check_augmentation(getattr(est, "augment", False)) if Xt.ndim == 4 else None
     rho = est._rho() if hasattr(est, "_rho") else est.rho
+    alpha = getattr(est, "alpha_", est.alpha)  # the resolved weight when alpha="auto"
     cosine = getattr(est, "lr_schedule", "constant") == "cosine"
     total_steps = epochs * math.ceil(len(Xt) / est.batch_size)
     step = 0
     module.train()
-    start = time.perf_counter()
+    times = []
     for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=g)
+        sync()
+        start = time.perf_counter()
+        perm = torch.randperm(len(Xt), generator=g).to(device)
         for i in range(0, len(Xt), est.batch_size):
             idx = perm[i : i + est.batch_size]
             xb, yb = Xt[idx], yt[idx]
@@ -517,17 +527,24 @@ def plain_fit_seconds(est, X, y, epochs: int) -> float:
                     group["lr"] = 0.5 * est.lr * (1 + math.cos(math.pi * step / total_steps))
             step += 1
             mus, logvars = module(xb)
-            rows = torch.arange(len(yb))
+            rows = torch.arange(len(yb), device=device)
             mu, lv = mus[rows, yb], logvars[rows, yb]
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * lv)
             terms = dcsae_loss_terms(xb, module.decode(z), mus, logvars, yb, rho=rho)
             loss = (
-                est.kl_weight * terms["kl"] + est.alpha * terms["mse"] + est.beta * terms["rep"]
+                est.kl_weight * terms["kl"] + alpha * terms["mse"] + est.beta * terms["rep"]
             ).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return (time.perf_counter() - start) / epochs
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def plain_fit_seconds(est, X, y, epochs: int) -> float:
+    """Seconds per epoch of :func:`plain_epoch_seconds` on the CPU, over all ``epochs``."""
+    return sum(plain_epoch_seconds(est, X, y, epochs)) / epochs
 
 
 def raw_encode_throughput(est, X: np.ndarray, batch_size: int, svc=None) -> float:

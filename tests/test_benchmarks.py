@@ -101,7 +101,7 @@ def test_paper_features_from_one_fit_match_a_paper_fit(bench):
 def test_speed_is_resumable(bench, tmp_path, capsys):
     results = tmp_path / "speed.jsonl"
     argv = [
-        "speed", "--results", str(results), "--archs", "light", "--fit-n", "8",
+        "speed", "--results", str(results), "--archs", "light", "defaults", "--fit-n", "8",
         "--fit-epochs", "1", "--repeats", "1", "--label-n", "256",
         "--rss-n", "300", "--modes", "transform", "--scale-fit-n", "4",
         "--scale-label-n", "64",
@@ -111,7 +111,9 @@ def test_speed_is_resumable(bench, tmp_path, capsys):
     assert {r["mode"] for r in bench.read_rows(results) if "mode" in r} == {"transform"}
     assert set(rows) == {"fit_per_epoch", "label_throughput", "label_rss", "scale_fit",
                          "scale_label"}  # fmt: skip
-    assert rows["fit_per_epoch"]["ratio_median"] > 0
+    fits = {r["arch"]: r for r in bench.read_rows(results) if r["bench"] == "fit_per_epoch"}
+    assert set(fits) == {"light", "defaults"}  # the defaults: alpha="auto", augmentation, cosine
+    assert all(r["ratio_median"] > 0 for r in fits.values())
     assert rows["label_rss"]["labelled"] == 300
     n_rows = len(bench.read_rows(results))
     bench.main(argv)
