@@ -58,6 +58,7 @@ def random_erasing(x: torch.Tensor, generator: torch.Generator, p: float) -> tor
 
 
 def make(name: str, seed: int) -> DCSAETransformer:
+    # The training loop calls ``_nets.augment_images``; each config sets it (back) here.
     if name.startswith("erase"):
         p = float(name[len("erase") :])
 
