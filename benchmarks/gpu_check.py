@@ -27,6 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import plain_epoch_seconds as plain_loop
+
 ROWS: list[dict] = []
 LIGHT = {"conv_channels": (32, 16), "dense_sizes": (256,)}
 AUTHORS = {"conv_channels": (128, 64, 32, 16), "dense_sizes": (2048, 1000, 250)}
@@ -47,9 +50,6 @@ def plain_epoch_seconds(est, X, y, epochs: int) -> float:
     """The benchmark's hand-written loop (``run.plain_epoch_seconds``) on the GPU: same module
     config, loss weights, margin, augmentation, schedule, Adam, lr and batch size as ``est``;
     the median epoch after the first."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run import plain_epoch_seconds as plain_loop
-
     times = plain_loop(est, X, y, epochs, device="cuda")
     return float(np.median(times[1:] if len(times) > 1 else times))
 
