@@ -17,7 +17,10 @@ Configs (images are min-max scaled by the fit's input scaling, about [0, 1]):
   rectangle of ``U(2%, 15%)`` of the image's area and log-uniform aspect ratio in
   ``[0.3, 3.3]``, filled with the image's mean;
 - ``noise``: additive Gaussian noise with a standard deviation drawn per image from
-  ``U(0, 0.1)`` times the image's own intensity range.
+  ``U(0, 0.1)`` times the image's own intensity range;
+- ``erase_aug``: the control of ``erase``. The same erasing, but the reconstruction target
+  is the erased image, so erasing is one more augmentation rather than a corruption to undo
+  (cutout).
 
 Draws come from a generator seeded by the fit, so a row is reproducible. The baseline (the
 defaults, same seeds and draw) is the ``DC-SAE (defaults)`` rows of
@@ -75,13 +78,17 @@ def gaussian_noise(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return x + (strength * noise).to(device=x.device, dtype=x.dtype) * span
 
 
-CORRUPTIONS = {"erase": random_erase, "noise": gaussian_noise}
+CORRUPTIONS = {"erase": random_erase, "noise": gaussian_noise, "erase_aug": random_erase}
+#: configs whose reconstruction target is the corrupted image itself
+AUGMENTATIONS = {"erase_aug"}
 
 
 class _DenoisingNet(_DCSAENet):
-    """The DC-SAE net trained on corrupted inputs against clean reconstruction targets."""
+    """The DC-SAE net trained on corrupted inputs against clean reconstruction targets (or,
+    with ``clean_target = False``, against the corrupted inputs themselves)."""
 
     corruption = None
+    clean_target = True
     _target = None
 
     def train_step_single(self, batch, **fit_params):
@@ -90,7 +97,7 @@ class _DenoisingNet(_DCSAENet):
         if Xi.ndim != 4 or not len(Xi):
             return super().train_step_single(batch, **fit_params)
         clean = augment_images(Xi, self.augment_generator_, self.augment)
-        self._target = clean
+        self._target = clean if type(self).clean_target else None
         try:
             corrupted = type(self).corruption(clean, self.augment_generator_)
             # skip _LatentNet's augmentation: the batch is already augmented
@@ -105,9 +112,11 @@ class _DenoisingNet(_DCSAENet):
 def make_estimator(name: str, seed: int) -> DCSAETransformer:
     if name not in CORRUPTIONS:
         raise SystemExit(f"unknown config {name!r}; known: {sorted(CORRUPTIONS)}")
-    net = type(
-        f"_Denoising_{name}", (_DenoisingNet,), {"corruption": staticmethod(CORRUPTIONS[name])}
-    )
+    attributes = {
+        "corruption": staticmethod(CORRUPTIONS[name]),
+        "clean_target": name not in AUGMENTATIONS,
+    }
+    net = type(f"_Denoising_{name}", (_DenoisingNet,), attributes)
     return trained_by(net, name, seed)
 
 

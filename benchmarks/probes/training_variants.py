@@ -10,9 +10,14 @@ benchmark's balanced PneumoniaMNIST draws, one JSON row per (config, n, seed)::
   the gamma unchanged;
 - ``batch8`` / ``batch32``: another mini-batch size (``min_steps`` unchanged);
 - ``group``: ``norm="group"`` instead of BatchNorm;
-- ``rho1.25`` / ``rho5``: the margin at 1.25 or 5 per latent dimension instead of 2.5.
+- ``rho1.25`` / ``rho5``: the margin at 1.25 or 5 per latent dimension instead of 2.5;
+- ``deep``: a third convolution, ``conv_channels=(32, 64, 16)`` in place of the ``"auto"``
+  net's ``(32, 16)`` at 28x28 (``erasing.md``);
+- ``wide_long``: twice the ``"auto"`` net's width at 28x28 (``(64, 32)``, ``(512,)``) and
+  twice the step budget (``min_steps=3000``) (``combined.md``).
 
-Results: ``benchmarks/results/probes/training_variants.md`` (``paired.py`` prints the tables).
+Results: ``benchmarks/results/probes/training_variants.md``, ``erasing.md`` and
+``combined.md`` (``paired.py`` prints the tables).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ PARAMS = {
     "batch8": {"batch_size": 8},
     "batch32": {"batch_size": 32},
     "group": {"norm": "group"},
+    "deep": {"conv_channels": (32, 64, 16)},
+    "wide_long": {"conv_channels": (64, 32), "dense_sizes": (512,), "min_steps": 3000},
 }
 
 MARGINS = {"rho1.25": 1.25, "rho5": 5.0}
